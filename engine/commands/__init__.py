@@ -1,0 +1,6 @@
+"""CLI command implementations (async). ``engine.cli`` looks handlers up here by name;
+a name missing from this module is reported as "not built yet" with exit code 2."""
+
+from engine.commands.admin import audience_import, db_migrate, status
+
+__all__ = ["audience_import", "db_migrate", "status"]

@@ -1,0 +1,1 @@
+"""Postgres adapter: the only package that runs SQL."""

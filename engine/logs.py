@@ -1,0 +1,99 @@
+"""Structured logging: structlog JSON lines on stderr, configured once.
+
+Two safety processors run on every event before rendering:
+- redaction: values of secret-looking keys, and any registered secret value found inside
+  any string, become ``"[redacted]"``. API keys and webhook secrets are registered the moment
+  they are read from the environment (``register_secret``).
+- phone masking: values of phone-like keys are masked (``+49151*****678``) unless the process
+  runs with ``--log-pii``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import orjson
+import structlog
+
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|authorization|signature)", re.I)
+_PHONE_KEYS = frozenset({"phone", "to", "wa_id", "recipient_id", "from_phone", "recipient"})
+_secrets: set[str] = set()
+_state = {"pii": False, "configured": False}
+
+
+def register_secret(value: str | None) -> None:
+    """Make sure ``value`` never appears in a log line (no-op for empty/short values)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def mask_phone(value: str) -> str:
+    """``+4915112345678`` -> ``+49151*****678``; short values are fully masked."""
+    digits = value.lstrip("+")
+    if len(digits) < 7:
+        return "*" * len(value)
+    prefix = "+" if value.startswith("+") else ""
+    return prefix + digits[:5] + "*" * (len(digits) - 8) + digits[-3:]
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        for secret in _secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub_pair(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _scrub_pair(key: Any, value: Any) -> Any:
+    if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, "", 0):
+        return REDACTED
+    if isinstance(key, str) and key in _PHONE_KEYS and isinstance(value, str) and not _state["pii"]:
+        return mask_phone(value)
+    return _scrub(value)
+
+
+def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: secrets out, phones masked."""
+    for key in list(event):
+        event[key] = _scrub_pair(key, event[key])
+    return event
+
+
+def _render_json(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
+def configure(*, level: str = "info", pii: bool = False, stream: TextIO | None = None) -> None:
+    """Configure structlog once per process (later calls only update ``pii``/level/stream)."""
+    _state["pii"] = pii
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+            redact,
+            _render_json,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _state["configured"] = True
+
+
+def get_logger(name: str) -> Any:
+    """A bound logger; configures defaults on first use if the CLI did not."""
+    if not _state["configured"]:
+        configure()
+    return structlog.get_logger(name).bind(logger=name)
