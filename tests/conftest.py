@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gc
 import os
 import uuid
@@ -24,6 +23,7 @@ import pytest
 import uvloop
 
 from engine.db.migrate import migrate
+from tests.helpers import run_isolated
 
 _loop_errors: list[dict[str, Any]] = []
 
@@ -108,14 +108,6 @@ def template_db(pg_admin_dsn: str) -> Iterator[str]:
     run_isolated(create())
     yield name
     run_isolated(drop())
-
-
-def run_isolated(coro: Any) -> Any:
-    """Run a coroutine to completion on a private loop in a worker thread.
-
-    Used by sync fixtures so they never touch the loop pytest-asyncio manages."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture

@@ -41,8 +41,10 @@ async def audience_import(args: argparse.Namespace) -> int:
     with open_csv(path) as handle:
         try:
             header = next(csv.reader(handle), None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise InputError(str(path), "line 1", str(exc)) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), None, f"not UTF-8 text ({exc.reason})") from exc
     if header is None:
         raise InputError(str(path), None, "file is empty (expected a header row)")
     read_layout(path, header, args.phone_column)

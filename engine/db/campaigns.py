@@ -17,3 +17,94 @@ async def list_campaigns(conn: asyncpg.Connection, name: str | None) -> list[dic
         item["by_state"] = {r["state"]: r["n"] for r in counts}
         out.append(item)
     return out
+
+
+async def ensure_channel(
+    conn: asyncpg.Connection, *, name: str, portfolio: str, base_url: str, tier_limit: int | None
+) -> None:
+    async with conn.transaction():
+        await conn.execute(Q.upsert_portfolio, portfolio, tier_limit, "profile" if tier_limit else None)
+        await conn.execute(Q.upsert_channel, name, portfolio, base_url)
+
+
+async def find_campaign(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q.find_campaign, name)
+    return row
+
+
+async def find_audience_id(conn: asyncpg.Connection, name: str) -> int | None:
+    value: int | None = await conn.fetchval(Q.find_audience, name)
+    return value
+
+
+async def create_campaign(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    spec: dict[str, Any],
+    spec_hash: str,
+    channel: str,
+    audience_id: int,
+    template: tuple[str, str],
+) -> int:
+    campaign_id: int = await conn.fetchval(
+        Q.insert_campaign, name, spec, spec_hash, channel, audience_id, template[0], template[1]
+    )
+    return campaign_id
+
+
+async def archive_campaign(conn: asyncpg.Connection, campaign_id: int) -> None:
+    await conn.execute(Q.archive_campaign, campaign_id)
+
+
+async def materialize(conn: asyncpg.Connection, campaign_id: int, audience_id: int) -> int:
+    """Create the outbox rows once; returns rows inserted (0 when already materialized)."""
+    async with conn.transaction():
+        inserted: int = await conn.fetchval(Q.materialize_outbox, campaign_id, audience_id)
+        await conn.execute(Q.mark_materialized, campaign_id)
+    return inserted
+
+
+async def get_state(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int
+) -> tuple[str, str | None]:
+    row = await conn.fetchrow(Q.get_campaign_state, campaign_id)
+    assert row is not None
+    return row["state"], row["state_reason"]
+
+
+async def set_state(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    campaign_id: int,
+    new: str,
+    reason: str | None,
+    allowed_from: tuple[str, ...],
+) -> bool:
+    """Guarded transition; False when the campaign was not in one of ``allowed_from``."""
+    row = await conn.fetchrow(Q.set_campaign_state, campaign_id, new, reason, list(allowed_from))
+    return row is not None
+
+
+async def set_state_by_name(
+    conn: asyncpg.Connection, name: str, new: str, reason: str | None, allowed_from: tuple[str, ...]
+) -> int | None:
+    row = await conn.fetchrow(Q.set_campaign_state_by_name, name, new, reason, list(allowed_from))
+    return None if row is None else int(row["id"])
+
+
+async def acquire_lease(
+    conn: asyncpg.Connection | asyncpg.Pool, channel: str, owner: str, ttl_s: float
+) -> bool:
+    """Take or renew the channel lease; False when another live job holds it."""
+    return await conn.fetchval(Q.acquire_lease, channel, owner, ttl_s) is not None
+
+
+async def release_lease(conn: asyncpg.Connection | asyncpg.Pool, channel: str, owner: str) -> None:
+    await conn.execute(Q.release_lease, channel, owner)
+
+
+async def requeue_failed(
+    conn: asyncpg.Connection, campaign_id: int, codes: list[int], after_s: float | None
+) -> int:
+    status: str = await conn.execute(Q.requeue_failed, campaign_id, codes, after_s)
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks; `make bench` runs them and writes RESULTS.md."""

@@ -1,0 +1,100 @@
+"""The outbox (``messages``): claim due rows, record outcomes, recover claims.
+
+Every function is one round trip. Outcomes are written in batches with
+``UPDATE ... FROM unnest(...)`` guarded by state and claim token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from engine.db.queries import Q
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    id: int
+    phone: str
+    attempts: int
+    attrs: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """What the recorder writes for one message (``refund`` = 1 when no attempt counted)."""
+
+    id: int
+    state: str
+    at: datetime
+    wamid: str | None = None
+    message_status: str | None = None
+    retry_at: datetime | None = None
+    error_code: int | None = None
+    error_detail: str | None = None
+    refund: int = 0
+
+
+async def claim(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int, token: uuid.UUID, limit: int
+) -> list[ClaimedRow]:
+    rows = await conn.fetch(Q.claim_messages, campaign_id, token, limit)
+    return [ClaimedRow(r["id"], r["phone"], r["attempts"], r["attrs"] or {}) for r in rows]
+
+
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, outcomes: list[OutcomeRow]
+) -> int:
+    """Write a batch of outcomes; returns how many rows changed."""
+    if not outcomes:
+        return 0
+    status = await conn.execute(
+        Q.record_outcomes,
+        [o.id for o in outcomes],
+        [o.state for o in outcomes],
+        [o.wamid for o in outcomes],
+        [o.message_status for o in outcomes],
+        [o.retry_at for o in outcomes],
+        [o.error_code for o in outcomes],
+        [o.error_detail for o in outcomes],
+        [o.at for o in outcomes],
+        [o.refund for o in outcomes],
+        token,
+    )
+    return _count(status)
+
+
+async def release(
+    conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, ids: list[int]
+) -> int:
+    if not ids:
+        return 0
+    return _count(await conn.execute(Q.release_claims, ids, token))
+
+
+async def recover_in_flight(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> int:
+    return _count(await conn.execute(Q.recover_in_flight, campaign_id))
+
+
+async def resend_unknown(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int, grace_s: float
+) -> int:
+    return _count(await conn.execute(Q.resend_unknown, campaign_id, grace_s))
+
+
+async def progress(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> dict[str, Any]:
+    row = await conn.fetchrow(Q.campaign_progress, campaign_id)
+    assert row is not None
+    return dict(row)
+
+
+async def cancel_pending(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> int:
+    return _count(await conn.execute(Q.cancel_pending, campaign_id))
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])

@@ -1,0 +1,1 @@
+"""The async runtime: producer, pacer, sender pool, recorder, supervisor."""

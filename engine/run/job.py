@@ -1,0 +1,376 @@
+"""The campaign job: the supervisor that owns every task of one ``campaign run``.
+
+Order of work: open the pool and migrate; upsert channel/portfolio; find or create the
+campaign (a changed spec is refused unless ``force_new``); materialize the outbox once;
+take the channel lease (waiting as a standby while another live job holds it); mark the
+previous holder's in-flight rows ``unknown``; then run producer, pacer, sender workers and
+recorder under a control loop that polls the campaign's state (pause/resume/cancel from
+another shell take effect within ``CONTROL_TICK_S``), renews the lease, logs progress and
+decides completion.
+
+SIGINT/SIGTERM: stop claiming, release queued rows, let in-flight requests finish, record
+their outcomes, release the lease, leave the campaign ``paused`` (reason ``interrupted``)
+and return 0. If any task dies, the job stops loudly (the exception propagates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from engine.core.states import CampaignState, allowed_sources
+from engine.db import campaigns, outbox
+from engine.db.migrate import migrate
+from engine.db.outbox import ClaimedRow
+from engine.db.pool import create_pool
+from engine.errors import CampaignStateError, ConfigError
+from engine.logs import get_logger
+from engine.run.decide import Decider, Effect, Pause, Throttle
+from engine.run.pacer import Pacer
+from engine.run.producer import Producer
+from engine.run.progress import ProgressReporter
+from engine.run.recorder import Recorder
+from engine.run.sender import SenderPool
+from engine.run.settings import JobSettings
+from engine.wa.client import WabaClient
+
+log = get_logger("engine.job")
+
+CONTROL_TICK_S = 0.2
+RESUMABLE_REASONS = ("interrupted", "lease lost")
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    campaign_id: int
+    state: str
+    exit_code: int
+
+
+class CampaignJob:
+    def __init__(self, settings: JobSettings, *, dsn: str, force_new: bool = False) -> None:
+        self.s = settings
+        self._dsn = dsn
+        self._force_new = force_new
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.token = uuid.uuid4()
+        self._stop = asyncio.Event()
+        self._stop_reason = "interrupted"
+        self._pending_pause: Pause | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def __repr__(self) -> str:
+        return f"CampaignJob(campaign={self.s.name!r}, owner={self.owner!r})"
+
+    def request_stop(self, reason: str = "interrupted") -> None:
+        self._stop_reason = reason
+        self._stop.set()
+
+    # ---- setup -------------------------------------------------------------------------
+
+    async def _prepare(self, conn: asyncpg.Connection) -> int:
+        await migrate(conn)
+        await campaigns.ensure_channel(
+            conn,
+            name=self.s.channel,
+            portfolio=self.s.portfolio,
+            base_url=self.s.base_url,
+            tier_limit=self.s.tier_limit,
+        )
+        audience_id = await campaigns.find_audience_id(conn, self.s.audience)
+        if audience_id is None:
+            raise ConfigError(
+                self.s.spec_path,
+                "audience",
+                f"no audience named {self.s.audience!r}; import one with "
+                f"`campaign audience import {self.s.audience} FILE.csv`",
+            )
+        row = await campaigns.find_campaign(conn, self.s.name)
+        if row is not None and row["spec_hash"] != self.s.spec_hash:
+            if not self._force_new:
+                raise ConfigError(
+                    self.s.spec_path,
+                    None,
+                    f"campaign {self.s.name!r} was started with a different spec; run it "
+                    "with the original spec, or pass --force-new to start a new campaign",
+                )
+            await campaigns.archive_campaign(conn, row["id"])
+            log.info("campaign_archived", campaign=self.s.name, old_id=row["id"])
+            row = None
+        if row is None:
+            campaign_id = await campaigns.create_campaign(
+                conn,
+                name=self.s.name,
+                spec=self.s.spec_json,
+                spec_hash=self.s.spec_hash,
+                channel=self.s.channel,
+                audience_id=audience_id,
+                template=(self.s.template_name, self.s.template_language),
+            )
+        else:
+            campaign_id = int(row["id"])
+            if row["audience_id"] != audience_id:
+                raise ConfigError(self.s.spec_path, "audience", "audience changed since start")
+        inserted = await campaigns.materialize(conn, campaign_id, audience_id)
+        if inserted:
+            log.info("outbox_materialized", campaign=self.s.name, rows=inserted)
+        return campaign_id
+
+    async def _check_startable(self, conn: asyncpg.Connection, campaign_id: int) -> str | None:
+        """None when the job should send; else the final state to report."""
+        state, reason = await campaigns.get_state(conn, campaign_id)
+        if state in (CampaignState.COMPLETED, CampaignState.CANCELLED, CampaignState.FAILED):
+            return state
+        if state == CampaignState.PAUSED and reason not in RESUMABLE_REASONS:
+            raise CampaignStateError(
+                f"campaign {self.s.name!r} is paused ({reason}); "
+                f"run `campaign resume {self.s.name}` first"
+            )
+        return None
+
+    async def _acquire_lease(self, pool: asyncpg.Pool) -> bool:
+        announced = False
+        while not self._stop.is_set():
+            if await campaigns.acquire_lease(pool, self.s.channel, self.owner, self.s.lease_ttl_s):
+                if announced:
+                    log.info("lease_acquired_after_standby", channel=self.s.channel)
+                return True
+            if not announced:
+                log.info("lease_standby", channel=self.s.channel, campaign=self.s.name)
+                announced = True
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=min(1.0, self.s.lease_ttl_s / 3))
+            except TimeoutError:
+                pass
+        return False
+
+    # ---- run ---------------------------------------------------------------------------
+
+    async def run(self) -> JobResult:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        pool = await create_pool(self._dsn, min_size=2, max_size=4)
+        try:
+            async with pool.acquire() as conn:
+                campaign_id = await self._prepare(conn)
+                final = await self._check_startable(conn, campaign_id)
+            if final is not None:
+                log.info("campaign_already_finished", campaign=self.s.name, state=final)
+                return JobResult(campaign_id, final, 0)
+            if not await self._acquire_lease(pool):
+                return JobResult(campaign_id, "standby_stopped", 0)
+            try:
+                return await self._run_with_lease(pool, campaign_id)
+            finally:
+                await asyncio.shield(campaigns.release_lease(pool, self.s.channel, self.owner))
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await pool.close()
+
+    async def _run_with_lease(self, pool: asyncpg.Pool, campaign_id: int) -> JobResult:
+        recovered = await outbox.recover_in_flight(pool, campaign_id)
+        if recovered:
+            log.warning("in_flight_recovered_as_unknown", campaign=self.s.name, rows=recovered)
+        await campaigns.set_state(
+            pool, campaign_id, CampaignState.RUNNING, None, allowed_sources(CampaignState.RUNNING)
+        )
+        log.info(
+            "campaign_started",
+            campaign=self.s.name,
+            campaign_id=campaign_id,
+            channel=self.s.channel,
+            rate_per_s=self.s.rate_per_s,
+            concurrency=self.s.concurrency,
+        )
+        queue: asyncio.Queue[ClaimedRow] = asyncio.Queue(maxsize=self.s.queue_size)
+        client = WabaClient(
+            base_url=self.s.base_url,
+            api_key=self.s.api_key,
+            concurrency=self.s.concurrency,
+            connect_timeout_s=self.s.connect_timeout_s,
+            request_timeout_s=self.s.request_timeout_s,
+        )
+        pacer = Pacer(self.s.rate_per_s)
+        recorder = Recorder(pool, self.token, flush_s=self.s.flush_s, batch=self.s.record_batch)
+        decider = Decider(self.s, campaign_id)
+        producer = Producer(
+            pool=pool, campaign_id=campaign_id, token=self.token, queue=queue, batch=self.s.claim_batch
+        )
+        sender = SenderPool(
+            queue=queue,
+            client=client,
+            pacer=pacer,
+            recorder=recorder,
+            decider=decider,
+            build_body=decider.build_body,
+            on_effect=lambda e: self._on_effect(e, pacer, sender, producer),
+        )
+        progress = ProgressReporter(self.s, campaign_id, pool, recorder)
+        self._tasks = [
+            asyncio.create_task(pacer.run(), name="pacer"),
+            asyncio.create_task(recorder.run(), name="recorder"),
+            asyncio.create_task(producer.run(), name="producer"),
+            *(
+                asyncio.create_task(sender.worker(), name=f"sender-{i}")
+                for i in range(self.s.concurrency)
+            ),
+        ]
+        try:
+            state = await self._control(pool, campaign_id, queue, producer, sender, recorder, pacer, progress)
+        finally:
+            producer.claiming = False
+            sender.sending = False
+            await self._drain(pool, queue, sender, recorder)
+            for task in self._tasks:
+                task.cancel()
+            results = await asyncio.gather(*self._tasks, return_exceptions=True)
+            while not queue.empty():
+                sender.released.append(queue.get_nowait().id)
+            await recorder.close()
+            await outbox.release(pool, self.token, sender.take_released())
+            await client.close()
+            for res in results:
+                if isinstance(res, BaseException) and not isinstance(res, asyncio.CancelledError):
+                    log.error("task_failed", error=repr(res))
+        summary = await progress.final(state)
+        exit_code = 0 if state in ("completed", "paused", "cancelled") else 5
+        log.info(f"campaign_{state}" if state != "paused" else "campaign_paused", **summary)
+        return JobResult(campaign_id, state, exit_code)
+
+    def _on_effect(
+        self, effect: Effect, pacer: Pacer, sender: SenderPool, producer: Producer
+    ) -> None:
+        if isinstance(effect, Throttle):
+            new_rate = self._aimd_throttle()
+            if new_rate is not None:
+                pacer.set_rate(new_rate)
+        elif isinstance(effect, Pause):
+            # Stop at once; the control loop writes the pause to the database.
+            producer.claiming = False
+            sender.sending = False
+            if self._pending_pause is None:
+                self._pending_pause = effect
+
+    def _aimd_throttle(self) -> float | None:
+        return self.s.aimd.on_throttle(time.monotonic())
+
+    # ---- control loop ------------------------------------------------------------------
+
+    async def _control(
+        self,
+        pool: asyncpg.Pool,
+        campaign_id: int,
+        queue: asyncio.Queue[ClaimedRow],
+        producer: Producer,
+        sender: SenderPool,
+        recorder: Recorder,
+        pacer: Pacer,
+        progress: ProgressReporter,
+    ) -> str:
+        """Run until the campaign completes, is cancelled, or the job is told to stop."""
+        lease_every_s = self.s.lease_ttl_s / 3
+        last_lease = last_unknown = time.monotonic()
+        paused = False
+        while True:
+            dead = [t for t in self._tasks if t.done()]
+            if dead:
+                exc = dead[0].exception() if not dead[0].cancelled() else None
+                raise RuntimeError(f"task {dead[0].get_name()} stopped: {exc!r}") from exc
+            now = time.monotonic()
+            if self._stop.is_set():
+                await self._drain(pool, queue, sender, recorder)
+                await campaigns.set_state(
+                    pool, campaign_id, CampaignState.PAUSED, self._stop_reason,
+                    allowed_sources(CampaignState.PAUSED),
+                )
+                return "paused"
+            if now - last_lease >= lease_every_s:
+                if not await campaigns.acquire_lease(pool, self.s.channel, self.owner, self.s.lease_ttl_s):
+                    log.error("lease_lost", channel=self.s.channel, campaign=self.s.name)
+                    producer.claiming = sender.sending = False
+                    await self._drain(pool, queue, sender, recorder)
+                    return "lease_lost"
+                last_lease = now
+            if self._pending_pause is not None:
+                pause, self._pending_pause = self._pending_pause, None
+                await campaigns.set_state(
+                    pool, campaign_id, CampaignState.PAUSED, pause.reason,
+                    allowed_sources(CampaignState.PAUSED),
+                )
+                log.warning("campaign_paused", campaign=self.s.name, reason=pause.reason, scope=pause.scope)
+            state, reason = await campaigns.get_state(pool, campaign_id)
+            if state == CampaignState.CANCELLED:
+                await self._drain(pool, queue, sender, recorder)
+                cancelled = await outbox.cancel_pending(pool, campaign_id)
+                log.info("campaign_cancelled", campaign=self.s.name, rows_cancelled=cancelled)
+                return "cancelled"
+            if state == CampaignState.PAUSED:
+                if not paused:
+                    log.info("campaign_paused", campaign=self.s.name, reason=reason)
+                    paused = True
+                    producer.claiming = sender.sending = False
+                    await self._drain(pool, queue, sender, recorder)
+            elif paused:
+                log.info("campaign_resumed", campaign=self.s.name)
+                paused = False
+                producer.claiming = sender.sending = True
+            if not paused:
+                new_rate = self.s.aimd.on_quiet(now)
+                if new_rate is not None and new_rate != pacer.rate_per_s:
+                    pacer.set_rate(new_rate)
+                if self.s.on_unknown == "resend" and now - last_unknown >= 1.0:
+                    last_unknown = now
+                    await outbox.resend_unknown(pool, campaign_id, self.s.unknown_grace_s)
+                if await self._finished(pool, campaign_id, queue, producer, sender, recorder):
+                    await campaigns.set_state(
+                        pool, campaign_id, CampaignState.COMPLETED, None,
+                        allowed_sources(CampaignState.COMPLETED),
+                    )
+                    return "completed"
+            await progress.maybe_log(now, pacer.rate_per_s)
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=CONTROL_TICK_S)
+            except TimeoutError:
+                pass
+
+    async def _finished(
+        self,
+        pool: asyncpg.Pool,
+        campaign_id: int,
+        queue: asyncio.Queue[ClaimedRow],
+        producer: Producer,
+        sender: SenderPool,
+        recorder: Recorder,
+    ) -> bool:
+        if not producer.found_nothing.is_set() or queue.qsize() or sender.in_http:
+            return False
+        await recorder.flush()
+        p = await outbox.progress(pool, campaign_id)
+        if p["due"] or p["waiting"] or p["in_flight"]:
+            return False
+        return not (self.s.on_unknown == "resend" and p["unknown_unsettled"])
+
+    async def _drain(
+        self,
+        pool: asyncpg.Pool,
+        queue: asyncio.Queue[ClaimedRow],
+        sender: SenderPool,
+        recorder: Recorder,
+    ) -> None:
+        """Stop sending: queued rows go back to pending, in-flight requests finish and
+        their outcomes are recorded. Bounded by the request timeout."""
+        deadline = time.monotonic() + self.s.request_timeout_s + 2.0
+        while (queue.qsize() or sender.in_http) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await recorder.flush()
+        await outbox.release(pool, self.token, sender.take_released())

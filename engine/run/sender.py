@@ -1,0 +1,102 @@
+"""The sender pool: ``concurrency`` workers sharing one session and one pacer per channel.
+
+A worker takes a claimed row, renders its body (a render error fails the row with no HTTP
+call), waits for a pacer permit, POSTs, and hands the decided outcome to the recorder.
+Rows taken while the pool is not sending (pause, drain) are released back to ``pending``:
+they were never handed to HTTP, so that is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import orjson
+
+from engine.db.outbox import ClaimedRow, OutcomeRow
+from engine.run.decide import Decider, Effect
+from engine.run.pacer import Pacer
+from engine.run.recorder import Recorder
+from engine.wa.client import WabaClient
+
+BodyBuilder = Callable[[ClaimedRow], "bytes | str"]
+
+
+class SenderPool:
+    def __init__(
+        self,
+        *,
+        queue: asyncio.Queue[ClaimedRow],
+        client: WabaClient,
+        pacer: Pacer,
+        recorder: Recorder,
+        decider: Decider,
+        build_body: BodyBuilder,
+        on_effect: Callable[[Effect], None],
+    ) -> None:
+        self._queue = queue
+        self._client = client
+        self._pacer = pacer
+        self._recorder = recorder
+        self._decider = decider
+        self._build_body = build_body
+        self._on_effect = on_effect
+        self.sending = True
+        self.in_http = 0
+        self.released: list[int] = []
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"SenderPool(sending={self.sending}, in_http={self.in_http}, "
+            f"queued={self._queue.qsize()}, sent={self.sent})"
+        )
+
+    def take_released(self) -> list[int]:
+        ids, self.released = self.released, []
+        return ids
+
+    async def worker(self) -> None:
+        """One worker loop; runs until cancelled (cancellation never loses a row)."""
+        while True:
+            row = await self._queue.get()
+            try:
+                await self._handle(row)
+            finally:
+                self._queue.task_done()
+
+    async def _handle(self, row: ClaimedRow) -> None:
+        if not self.sending:
+            self.released.append(row.id)
+            return
+        built = self._build_body(row)
+        if isinstance(built, str):
+            now = datetime.now(UTC)
+            self._recorder.put(
+                OutcomeRow(row.id, "failed", now, error_detail=f"render_error: {built}")
+            )
+            return
+        try:
+            await self._pacer.acquire()
+        except asyncio.CancelledError:
+            self.released.append(row.id)
+            raise
+        if not self.sending:
+            self.released.append(row.id)
+            return
+        self.in_http += 1
+        try:
+            # Shielded: once the request may have left, we must learn (or record) its fate.
+            result = await asyncio.shield(self._client.send(built))
+        finally:
+            self.in_http -= 1
+        self.sent += 1
+        outcome, effects = self._decider.decide(row, result)
+        self._recorder.put(outcome)
+        for effect in effects:
+            self._on_effect(effect)
+
+
+def dumps_body(body: dict[str, object]) -> bytes:
+    return orjson.dumps(body)

@@ -1,0 +1,1 @@
+"""360dialog Cloud API (waba-v2) HTTP adapter."""

@@ -1,0 +1,46 @@
+-- 0003: webhook correlation. Forward-only.
+
+-- Rank of a webhook status for the monotonic merge; mirrors engine.core.merge.StatusRank
+-- (sent < failed < delivered < read; a test checks the two agree). NULL = not a status we
+-- merge (played, deleted, typos).
+CREATE FUNCTION webhook_status_rank(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE status WHEN 'sent' THEN 1 WHEN 'failed' THEN 2 WHEN 'delivered' THEN 3
+                       WHEN 'read' THEN 4 END
+$$;
+
+-- Pending statuses are re-checked on a backoff that grows with their age (a status that
+-- raced its send response matches within ~100 ms; one that is not ours costs ever less).
+ALTER TABLE pending_statuses
+    ADD COLUMN campaign_id bigint,
+    ADD COLUMN message_id bigint,
+    ADD COLUMN next_check_at timestamptz NOT NULL DEFAULT now(),
+    ADD COLUMN checks integer NOT NULL DEFAULT 0;
+CREATE INDEX pending_statuses_due ON pending_statuses (next_check_at);
+
+-- Burst detection for 132015 (template paused / held messages dropped) looks only at these.
+CREATE INDEX messages_failed_132015 ON messages (updated_at) WHERE error_code = 132015;
+
+-- Last known status of each template as announced by message_template_status_update;
+-- `campaign resume` reads it (REINSTATED after a PAUSED).
+CREATE TABLE template_statuses (
+    channel         text NOT NULL,
+    template_name   text NOT NULL,
+    language        text NOT NULL DEFAULT '',
+    status          text NOT NULL,
+    reason          text,
+    event           jsonb NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (template_name, language, channel)
+);
+
+-- Quality, tier, capability and account announcements, kept verbatim for governance.
+CREATE TABLE governance_events (
+    id              bigserial PRIMARY KEY,
+    channel         text NOT NULL,
+    field           text NOT NULL,
+    event           text,
+    payload         jsonb NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX governance_events_channel ON governance_events (channel, id);
