@@ -19,6 +19,8 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
+from engine.core.phones import mask_phone as _mask_phone
+
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|authorization|signature)", re.I)
 _PHONE_KEYS = frozenset({"phone", "to", "wa_id", "recipient_id", "from_phone", "recipient"})
@@ -33,12 +35,8 @@ def register_secret(value: str | None) -> None:
 
 
 def mask_phone(value: str) -> str:
-    """``+4915112345678`` -> ``+49151*****678``; short values are fully masked."""
-    digits = value.lstrip("+")
-    if len(digits) < 7:
-        return "*" * len(value)
-    prefix = "+" if value.startswith("+") else ""
-    return prefix + digits[:5] + "*" * (len(digits) - 8) + digits[-3:]
+    """``+4915112345678`` -> ``+49151*****678`` (see ``engine.core.phones.mask_phone``)."""
+    return _mask_phone(value)
 
 
 def _scrub(value: Any) -> Any:

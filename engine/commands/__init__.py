@@ -2,5 +2,6 @@
 a name missing from this module is reported as "not built yet" with exit code 2."""
 
 from engine.commands.admin import audience_import, db_migrate, status
+from engine.commands.campaign import lifecycle, report, retry, run
 
-__all__ = ["audience_import", "db_migrate", "status"]
+__all__ = ["audience_import", "db_migrate", "lifecycle", "report", "retry", "run", "status"]

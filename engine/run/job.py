@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.core import pacing
 from engine.core.states import CampaignState, allowed_sources
 from engine.db import campaigns, outbox
 from engine.db.migrate import migrate
@@ -33,7 +34,7 @@ from engine.db.outbox import ClaimedRow
 from engine.db.pool import create_pool
 from engine.errors import CampaignStateError, ConfigError
 from engine.logs import get_logger
-from engine.run.decide import Decider, Effect, Pause, Throttle
+from engine.run.decide import Decider, Effect, Pause, Suppress, Throttle
 from engine.run.pacer import Pacer
 from engine.run.producer import Producer
 from engine.run.progress import ProgressReporter
@@ -66,6 +67,8 @@ class CampaignJob:
         self._stop_reason = "interrupted"
         self._pending_pause: Pause | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._suppress: list[Suppress] = []
+        self._aimd = _start_aimd(settings)
 
     def __repr__(self) -> str:
         return f"CampaignJob(campaign={self.s.name!r}, owner={self.owner!r})"
@@ -200,7 +203,7 @@ class CampaignJob:
             connect_timeout_s=self.s.connect_timeout_s,
             request_timeout_s=self.s.request_timeout_s,
         )
-        pacer = Pacer(self.s.rate_per_s)
+        pacer = Pacer(self.s.rate_per_s, burst=self.s.spec.profile.burst)
         recorder = Recorder(pool, self.token, flush_s=self.s.flush_s, batch=self.s.record_batch)
         decider = Decider(self.s, campaign_id)
         producer = Producer(
@@ -254,6 +257,8 @@ class CampaignJob:
             new_rate = self._aimd_throttle()
             if new_rate is not None:
                 pacer.set_rate(new_rate)
+        elif isinstance(effect, Suppress):
+            self._suppress.append(effect)
         elif isinstance(effect, Pause):
             # Stop at once; the control loop writes the pause to the database.
             producer.claiming = False
@@ -262,7 +267,34 @@ class CampaignJob:
                 self._pending_pause = effect
 
     def _aimd_throttle(self) -> float | None:
-        return self.s.aimd.on_throttle(time.monotonic())
+        if self._aimd is None:
+            return None
+        before = self._aimd.rate_per_s
+        self._aimd = pacing.on_throttle(self._aimd, time.monotonic())
+        if self._aimd.rate_per_s != before:
+            log.warning("rate_decreased", channel=self.s.channel, rate_per_s=round(self._aimd.rate_per_s, 1))
+            return self._aimd.rate_per_s
+        return None
+
+    def _aimd_quiet(self, now: float) -> float | None:
+        if self._aimd is None:
+            return None
+        self._aimd = pacing.on_success(self._aimd, now)
+        return self._aimd.rate_per_s
+
+
+def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
+    rate = settings.rate_per_s
+    if rate is None:
+        return None
+    a = settings.spec.profile.aimd
+    return pacing.Aimd.start(
+        rate,
+        floor_per_s=a.floor_per_s,
+        decrease_factor=a.decrease_factor,
+        increase_per_s=a.increase_per_s,
+        quiet_s=a.quiet_s,
+    )
 
     # ---- control loop ------------------------------------------------------------------
 
@@ -281,6 +313,7 @@ class CampaignJob:
         lease_every_s = self.s.lease_ttl_s / 3
         last_lease = last_unknown = time.monotonic()
         paused = False
+        hold_until: float | None = None
         while True:
             dead = [t for t in self._tasks if t.done()]
             if dead:
@@ -301,13 +334,38 @@ class CampaignJob:
                     await self._drain(pool, queue, sender, recorder)
                     return "lease_lost"
                 last_lease = now
+            if self._suppress:
+                batch, self._suppress = self._suppress, []
+                await campaigns.add_suppressions(
+                    pool, [e.phone for e in batch], [e.reason for e in batch], "send_error"
+                )
             if self._pending_pause is not None:
                 pause, self._pending_pause = self._pending_pause, None
+                if pause.pause_s is not None:
+                    # Timed (e.g. 131057 maintenance): hold the channel, resume by itself.
+                    hold_until = now + pause.pause_s
+                    log.warning("channel_held", campaign=self.s.name, reason=pause.reason, hold_s=pause.pause_s)
+                    await campaigns.set_state(
+                        pool, campaign_id, CampaignState.THROTTLED, pause.reason,
+                        allowed_sources(CampaignState.THROTTLED),
+                    )
+                else:
+                    await campaigns.set_state(
+                        pool, campaign_id, CampaignState.PAUSED, pause.reason,
+                        allowed_sources(CampaignState.PAUSED),
+                    )
+                    log.warning("campaign_paused", campaign=self.s.name, reason=pause.reason, scope=pause.scope)
+            if hold_until is not None:
+                if now < hold_until:
+                    await asyncio.sleep(CONTROL_TICK_S)
+                    continue
+                hold_until = None
                 await campaigns.set_state(
-                    pool, campaign_id, CampaignState.PAUSED, pause.reason,
-                    allowed_sources(CampaignState.PAUSED),
+                    pool, campaign_id, CampaignState.RUNNING, None,
+                    allowed_sources(CampaignState.RUNNING),
                 )
-                log.warning("campaign_paused", campaign=self.s.name, reason=pause.reason, scope=pause.scope)
+                producer.claiming = sender.sending = True
+                log.info("channel_hold_ended", campaign=self.s.name)
             state, reason = await campaigns.get_state(pool, campaign_id)
             if state == CampaignState.CANCELLED:
                 await self._drain(pool, queue, sender, recorder)
@@ -325,7 +383,7 @@ class CampaignJob:
                 paused = False
                 producer.claiming = sender.sending = True
             if not paused:
-                new_rate = self.s.aimd.on_quiet(now)
+                new_rate = self._aimd_quiet(now)
                 if new_rate is not None and new_rate != pacer.rate_per_s:
                     pacer.set_rate(new_rate)
                 if self.s.on_unknown == "resend" and now - last_unknown >= 1.0:

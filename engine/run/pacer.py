@@ -5,9 +5,11 @@ Workers ``await pacer.acquire()``; the pacing task takes tokens from an
 of rate), then releases them together. Acquiring per message would arm one sub-millisecond
 timer per message, which uvloop rounds to whole milliseconds and spins on.
 
-Burst: aiolimiter lets ``max_rate`` through at once (its bucket capacity), so the limiter is
-built with a short period: capacity = rate x ``period_s`` (20 ms), i.e. 2% of a second's
-worth. ``rate_per_s=None`` means no artificial cap (sandbox benchmarks).
+Burst: aiolimiter lets ``max_rate`` through at once (its bucket capacity) and leaks at
+``max_rate / time_period``. So the limiter is built as ``AsyncLimiter(capacity, capacity /
+rate)``: capacity = the profile's ``burst`` (never below one grant batch), period =
+``burst / rate``. ``AsyncLimiter(rate, 1.0)`` would let twice the rate through in the first
+second. ``rate_per_s=None`` means no artificial cap (sandbox benchmarks).
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ import math
 from aiolimiter import AsyncLimiter
 
 GRANT_WINDOW_S = 0.01
-PERIOD_S = 0.02
+DEFAULT_BURST_S = 0.02  # burst as a fraction of a second's worth, when none is given
 
 
 class Pacer:
-    def __init__(self, rate_per_s: float | None) -> None:
+    def __init__(self, rate_per_s: float | None, *, burst: float | None = None) -> None:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._wake = asyncio.Event()
         self._limiter: AsyncLimiter | None = None
         self._grant = 1
         self.rate_per_s: float | None = None
+        self.burst = burst
         self.granted = 0
         self.set_rate(rate_per_s)
 
@@ -48,7 +51,8 @@ class Pacer:
             self._grant = 1 << 30
             return
         self._grant = max(1, math.floor(rate_per_s * GRANT_WINDOW_S))
-        capacity = max(float(self._grant), rate_per_s * PERIOD_S)
+        burst = self.burst if self.burst is not None else rate_per_s * DEFAULT_BURST_S
+        capacity = max(float(self._grant), 1.0, min(burst, rate_per_s))
         self._limiter = AsyncLimiter(capacity, capacity / rate_per_s)
 
     async def acquire(self) -> None:

@@ -54,8 +54,8 @@ class JobSettings:
 
     @property
     def tier_limit(self) -> int | None:
-        tier = self.spec.profile.tier
-        return None if tier in (None, "unlimited") else int(tier)
+        """The portfolio's daily unique-recipient limit (unknown tier = 250; None = unlimited)."""
+        return self.spec.profile.daily_limit
 
     @property
     def rate_per_s(self) -> float | None:
