@@ -18,8 +18,15 @@ ALTER TABLE pending_statuses
     ADD COLUMN checks integer NOT NULL DEFAULT 0;
 CREATE INDEX pending_statuses_due ON pending_statuses (next_check_at);
 
--- Burst detection for 132015 (template paused / held messages dropped) looks only at these.
-CREATE INDEX messages_failed_132015 ON messages (updated_at) WHERE error_code = 132015;
+-- 132015 failures (template paused / held messages dropped), for burst detection. A table
+-- of its own rather than an index on messages: indexing messages.updated_at would make
+-- every status update of the outbox a non-HOT update.
+CREATE TABLE template_drops (
+    id              bigserial PRIMARY KEY,
+    campaign_id     bigint NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX template_drops_recent ON template_drops (received_at);
 
 -- Last known status of each template as announced by message_template_status_update;
 -- `campaign resume` reads it (REINSTATED after a PAUSED).
@@ -33,6 +40,13 @@ CREATE TABLE template_statuses (
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (template_name, language, channel)
 );
+
+-- Last quality / account announcement per channel (phone_number_quality_update.event,
+-- account_update.event), for the governance work; the full events are kept below.
+ALTER TABLE channels
+    ADD COLUMN quality_event text,
+    ADD COLUMN account_event text,
+    ADD COLUMN governance_at timestamptz;
 
 -- Quality, tier, capability and account announcements, kept verbatim for governance.
 CREATE TABLE governance_events (

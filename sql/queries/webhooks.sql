@@ -10,17 +10,21 @@ SELECT name FROM channels
 
 -- name: claim_inbox_rows
 -- Walks the partial index webhook_inbox_unprocessed; SKIP LOCKED lets several receivers'
--- correlators take disjoint batches.
+-- correlators take disjoint batches. $2 (optional) narrows the claim to one row.
 SELECT id, channel, body FROM webhook_inbox
-WHERE processed_at IS NULL
+WHERE processed_at IS NULL AND ($2::bigint IS NULL OR id = $2)
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 
+-- name: list_unprocessed_ids
+SELECT id FROM webhook_inbox WHERE processed_at IS NULL ORDER BY id LIMIT $1
+
 -- name: mark_inbox_processed
-UPDATE webhook_inbox w SET processed_at = now(), problem = p.problem
+-- clock_timestamp(): processed_at - received_at is the correlator's lag, batch time included.
+UPDATE webhook_inbox w SET processed_at = clock_timestamp(), problem = p.problem
 FROM unnest($1::bigint[], $2::text[]) AS p(id, problem)
-WHERE w.id = p.id
+WHERE w.id = p.id AND w.processed_at IS NULL
 
 -- name: apply_statuses
 -- One round trip per batch. Each status finds its outbox row by wamid (unique index), else
@@ -29,6 +33,9 @@ WHERE w.id = p.id
 -- target applies an arbitrary one. The WHERE guard (rank must rise) is re-evaluated by
 -- Postgres against the newest row version when a concurrent correlator got there first,
 -- so merges commute across workers. Unmatched statuses are parked in pending_statuses.
+-- Shaped for the generic plan (which assumes a 10-row unnest): the status columns are
+-- carried through instead of re-joining the unnest by ord, which that plan turns into
+-- nested loops over CTE scans (seconds for a 5,000-status batch).
 -- $13 = park unmatched?  $14 = states that may become failed, $15 = ... become accepted.
 WITH s AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
@@ -38,7 +45,7 @@ WITH s AS (
              pricing_category, pricing_type, billable, event)
 ),
 hit0 AS (
-    SELECT s.ord, s.wamid, coalesce(mw.id, mc.id) AS message_id, mw.id IS NULL AS by_callback
+    SELECT s.*, coalesce(mw.id, mc.id) AS mid, mw.id IS NULL AS by_callback
     FROM s
     LEFT JOIN messages mw ON mw.wamid = s.wamid
     LEFT JOIN messages mc ON mw.id IS NULL AND mc.id = s.cb_message
@@ -47,37 +54,43 @@ hit0 AS (
 hit AS (
     -- two different wamids carrying one row's callback data in one batch (a duplicate
     -- send): only the smallest is merged here, the other waits in pending_statuses
-    SELECT ord, by_callback,
-           CASE WHEN by_callback AND wamid <> min(wamid) OVER (PARTITION BY message_id)
-                THEN NULL ELSE message_id END AS message_id
-    FROM hit0
-),
-agg AS (
-    SELECT h.message_id,
-           bool_or(h.by_callback) AS by_callback,
-           min(s.wamid) AS wamid,
-           max(webhook_status_rank(s.status)) AS rank,
-           min(s.ts) AS first_ts,
-           min(s.ts) FILTER (WHERE s.status = 'sent') AS sent_ts,
-           min(s.ts) FILTER (WHERE s.status = 'delivered') AS delivered_ts,
-           min(s.ts) FILTER (WHERE s.status = 'read') AS read_ts,
-           min(s.ts) FILTER (WHERE s.status = 'failed') AS failed_ts,
-           min(s.ord) FILTER (WHERE s.status = 'failed') AS failed_ord,
-           min(s.ord) FILTER (WHERE s.pricing_category IS NOT NULL
-                                 OR s.pricing_type IS NOT NULL
-                                 OR s.billable IS NOT NULL) AS pricing_ord,
-           array_agg(s.ord) AS ords
-    FROM hit h JOIN s USING (ord)
-    WHERE h.message_id IS NOT NULL AND webhook_status_rank(s.status) IS NOT NULL
-    GROUP BY h.message_id
+    SELECT h.*,
+           CASE WHEN by_callback AND wamid <> min(wamid) OVER (PARTITION BY mid)
+                THEN NULL ELSE mid END AS message_id
+    FROM hit0 h
 ),
 src AS (
-    SELECT a.*, (ARRAY['sent', 'failed', 'delivered', 'read'])[a.rank] AS top,
-           f.error_code, f.error_detail,
-           p.pricing_category, p.pricing_type, p.billable
-    FROM agg a
-    LEFT JOIN s f ON f.ord = a.failed_ord
-    LEFT JOIN s p ON p.ord = a.pricing_ord
+    SELECT message_id,
+           bool_or(by_callback) AS by_callback,
+           min(wamid) AS wamid,
+           max(webhook_status_rank(status)) AS rank,
+           (ARRAY['sent', 'failed', 'delivered', 'read'])[max(webhook_status_rank(status))]
+               AS top,
+           min(ts) AS first_ts,
+           min(ts) FILTER (WHERE status = 'sent') AS sent_ts,
+           min(ts) FILTER (WHERE status = 'delivered') AS delivered_ts,
+           min(ts) FILTER (WHERE status = 'read') AS read_ts,
+           min(ts) FILTER (WHERE status = 'failed') AS failed_ts,
+           (array_agg(error_code ORDER BY ord) FILTER (WHERE status = 'failed'))[1]
+               AS error_code,
+           (array_agg(error_detail ORDER BY ord) FILTER (WHERE status = 'failed'))[1]
+               AS error_detail,
+           (array_agg(pricing_category ORDER BY ord) FILTER (WHERE pricing_category
+               IS NOT NULL OR pricing_type IS NOT NULL OR billable IS NOT NULL))[1]
+               AS pricing_category,
+           (array_agg(pricing_type ORDER BY ord) FILTER (WHERE pricing_category
+               IS NOT NULL OR pricing_type IS NOT NULL OR billable IS NOT NULL))[1]
+               AS pricing_type,
+           (array_agg(billable ORDER BY ord) FILTER (WHERE pricing_category
+               IS NOT NULL OR pricing_type IS NOT NULL OR billable IS NOT NULL))[1]
+               AS billable,
+           array_agg(ord) AS ords
+    FROM hit
+    WHERE message_id IS NOT NULL AND webhook_status_rank(status) IS NOT NULL
+    GROUP BY message_id
+    -- row locks taken in id order (the plan is a nested loop over src), so two correlators
+    -- updating overlapping rows queue behind each other instead of deadlocking
+    ORDER BY message_id
 ),
 upd AS (
     UPDATE messages m SET
@@ -112,10 +125,10 @@ upd AS (
 parked AS (
     INSERT INTO pending_statuses (wamid, callback_data, status, event, campaign_id,
                                   message_id, next_check_at)
-    SELECT coalesce(s.wamid, ''), s.event::jsonb ->> 'callback', s.status, s.event::jsonb,
-           s.cb_campaign, s.cb_message, now() + interval '100 milliseconds'
-    FROM hit h JOIN s USING (ord)
-    WHERE h.message_id IS NULL AND $13::bool
+    SELECT coalesce(wamid, ''), event::jsonb ->> 'callback', status, event::jsonb,
+           cb_campaign, cb_message, now() + interval '100 milliseconds'
+    FROM hit
+    WHERE message_id IS NULL AND $13::bool
 )
 SELECT 'updated' AS kind, id, campaign_id, phone, bsuid, status, error_code, by_callback,
        ords
@@ -129,11 +142,20 @@ FROM hit WHERE message_id IS NOT NULL
 
 -- name: claim_due_pending
 -- Due rows only (index pending_statuses_due); the backoff keeps stale ones cheap.
+-- $2 (optional) narrows the claim to one row.
 SELECT id, event FROM pending_statuses
-WHERE next_check_at <= now()
+WHERE next_check_at <= now() AND ($2::bigint IS NULL OR id = $2)
 ORDER BY next_check_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
+
+-- name: list_due_pending_ids
+SELECT id FROM pending_statuses WHERE next_check_at <= now() ORDER BY next_check_at LIMIT $1
+
+-- name: shelve_pending
+-- A parked status that fails to apply on its own: keep it, look again tomorrow.
+UPDATE pending_statuses SET checks = checks + 1, next_check_at = now() + interval '1 day'
+WHERE id = $1
 
 -- name: delete_pending
 DELETE FROM pending_statuses WHERE id = ANY($1::bigint[])
@@ -169,24 +191,27 @@ SELECT DISTINCT jsonb_array_elements_text(spec -> 'options' -> 'opt_out_payloads
 FROM campaigns
 WHERE jsonb_typeof(spec -> 'options' -> 'opt_out_payloads') = 'array'
 
+-- name: insert_template_drops
+INSERT INTO template_drops (campaign_id) SELECT unnest($1::bigint[])
+
 -- name: count_recent_template_drops
--- Recent 132015 failures per template of the given campaigns (partial index
--- messages_failed_132015 keeps this to the recent drops).
-SELECT c.template_name, c.template_language, count(*) AS n
-FROM messages m JOIN campaigns c ON c.id = m.campaign_id
-WHERE m.error_code = 132015 AND m.status = 'failed'
-  AND m.updated_at > now() - make_interval(secs => $2)
+-- Recent 132015 failures per (template, portfolio) of the given campaigns' templates.
+SELECT c.template_name, ch.portfolio, count(*) AS n
+FROM template_drops d
+JOIN campaigns c ON c.id = d.campaign_id
+JOIN channels ch ON ch.name = c.channel
+WHERE d.received_at > now() - make_interval(secs => $2)
   AND c.template_name IN (SELECT template_name FROM campaigns WHERE id = ANY($1::bigint[]))
-GROUP BY c.template_name, c.template_language
+GROUP BY c.template_name, ch.portfolio
 
 -- name: pause_template_campaigns
--- $2 NULL = every language; $3 NULL = every portfolio; $5 = states a pause may interrupt.
-UPDATE campaigns c SET state = 'paused', state_reason = $4, updated_at = now()
+-- Every language of the template (the safe side: a missed pause burns the queue into
+-- 132015s). $2 NULL = every portfolio; $4 = the states a pause may interrupt.
+UPDATE campaigns c SET state = 'paused', state_reason = $3, updated_at = now()
 FROM channels ch
 WHERE ch.name = c.channel AND c.template_name = $1
-  AND ($2::text IS NULL OR c.template_language = $2)
-  AND ($3::text IS NULL OR ch.portfolio = $3)
-  AND c.state = ANY($5::text[])
+  AND ($2::text IS NULL OR ch.portfolio = $2)
+  AND c.state = ANY($4::text[])
 RETURNING c.id, c.name
 
 -- name: upsert_template_status
@@ -208,9 +233,11 @@ LIMIT 1
 -- name: insert_governance_event
 INSERT INTO governance_events (channel, field, event, payload) VALUES ($1, $2, $3, $4)
 
--- name: update_channel_health
-UPDATE channels SET quality_rating = coalesce($2, quality_rating),
-                    health = coalesce($3, health), updated_at = now()
+-- name: update_channel_event
+UPDATE channels SET
+    quality_event = CASE WHEN $2 = 'phone_number_quality_update' THEN $3 ELSE quality_event END,
+    account_event = CASE WHEN $2 = 'account_update' THEN $3 ELSE account_event END,
+    governance_at = now(), updated_at = now()
 WHERE name = $1
 
 -- name: update_portfolio_tier
@@ -233,3 +260,6 @@ SELECT count(*) AS n,
            ORDER BY greatest(extract(epoch FROM delivered_at - accepted_at), 0)) AS p
 FROM messages
 WHERE campaign_id = $1 AND delivered_at IS NOT NULL AND accepted_at IS NOT NULL
+
+-- name: get_channel_base_url
+SELECT base_url FROM channels WHERE name = $1
