@@ -33,10 +33,19 @@ def make_body(i: int) -> bytes:
                 "name": "demo_promo",
                 "language": {"policy": "deterministic", "code": "en"},
                 "components": [
-                    {"type": "body", "parameters": [
-                        {"type": "text", "text": f"Name{i}"}, {"type": "text", "text": f"CODE{i}"}]},
-                    {"type": "button", "sub_type": "url", "index": "0",
-                     "parameters": [{"type": "text", "text": f"c{i}"}]},
+                    {
+                        "type": "body",
+                        "parameters": [
+                            {"type": "text", "text": f"Name{i}"},
+                            {"type": "text", "text": f"CODE{i}"},
+                        ],
+                    },
+                    {
+                        "type": "button",
+                        "sub_type": "url",
+                        "index": "0",
+                        "parameters": [{"type": "text", "text": f"c{i}"}],
+                    },
                 ],
             },
         }
@@ -76,11 +85,15 @@ async def naive(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
 
     pool = await asyncpg.create_pool(args.dsn, min_size=4, max_size=args.concurrency)
-    ids = [r["id"] for r in await pool.fetch("SELECT id FROM messages ORDER BY id LIMIT $1", args.n)]
+    ids = [
+        r["id"] for r in await pool.fetch("SELECT id FROM messages ORDER BY id LIMIT $1", args.n)
+    ]
     sem = asyncio.Semaphore(args.concurrency)
     accepted = 0
     url = args.base_url + "/messages"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=args.concurrency)
+    ) as session:
 
         async def one(i: int, mid: int) -> None:
             nonlocal accepted
@@ -90,7 +103,8 @@ async def naive(args: argparse.Namespace) -> dict[str, Any]:
                 wamid = data["messages"][0]["id"]
                 await pool.execute(
                     "UPDATE messages SET state='accepted', wamid=$1, accepted_at=now() WHERE id=$2",
-                    wamid, mid,
+                    wamid,
+                    mid,
                 )
                 accepted += 1
 
@@ -106,11 +120,15 @@ async def naive_httpx(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
     pool = await asyncpg.create_pool(args.dsn, min_size=4, max_size=args.concurrency)
-    ids = [r["id"] for r in await pool.fetch("SELECT id FROM messages ORDER BY id LIMIT $1", args.n)]
+    ids = [
+        r["id"] for r in await pool.fetch("SELECT id FROM messages ORDER BY id LIMIT $1", args.n)
+    ]
     sem = asyncio.Semaphore(args.concurrency)
     accepted = 0
     url = args.base_url + "/messages"
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
         async def one(i: int, mid: int) -> None:
@@ -120,7 +138,8 @@ async def naive_httpx(args: argparse.Namespace) -> dict[str, Any]:
                 wamid = resp.json()["messages"][0]["id"]
                 await pool.execute(
                     "UPDATE messages SET state='accepted', wamid=$1, accepted_at=now() WHERE id=$2",
-                    wamid, mid,
+                    wamid,
+                    mid,
                 )
                 accepted += 1
 

@@ -39,10 +39,12 @@ def run_measured(
     argv: list[str], *, env: Mapping[str, str] | None = None, timeout_s: float = 600
 ) -> Measured:
     """Run a child to completion; CPU (user+sys) and peak RSS from wait4's rusage."""
-    out = tempfile.TemporaryFile()
-    err = tempfile.TemporaryFile()
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - closed below after the child exits
+    err = tempfile.TemporaryFile()  # noqa: SIM115
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=err)
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=err
+    )
     deadline = start + timeout_s
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -60,9 +62,15 @@ def run_measured(
         cpu_s=usage.ru_utime + usage.ru_stime,
         max_rss_mb=usage.ru_maxrss / 1024,
         code=proc.returncode,
-        stdout=out.read().decode(errors="replace"),
-        stderr=err.read().decode(errors="replace"),
+        stdout=_read_close(out),
+        stderr=_read_close(err),
     )
+
+
+def _read_close(handle: Any) -> str:
+    text: str = handle.read().decode(errors="replace")
+    handle.close()
+    return text
 
 
 class Sandbox:
@@ -79,11 +87,27 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         path = Path(self._dir.name) / "sandbox.yaml"
         path.write_text(yaml.safe_dump(self._config))
-        argv = [sys.executable, "-m", "engine.sandbox.cli", "--port", "0", "--config", str(path),
-                "--seed", str(self._seed)]
-        if self._cpu is not None and hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+        argv = [
+            sys.executable,
+            "-m",
+            "engine.sandbox.cli",
+            "--port",
+            "0",
+            "--config",
+            str(path),
+            "--seed",
+            str(self._seed),
+        ]
+        if (
+            self._cpu is not None
+            and hasattr(os, "sched_setaffinity")
+            and os.cpu_count()
+            and os.cpu_count() > 1
+        ):
             argv = ["taskset", "-c", str(self._cpu), *argv]
-        self._proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().decode()
         info = json.loads(line)
@@ -102,17 +126,19 @@ class Sandbox:
     def get(self, path: str) -> Any:
         import urllib.request
 
-        with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:
             return json.loads(resp.read())
 
     def post(self, path: str, body: Any = None) -> Any:
         import urllib.request
 
         req = urllib.request.Request(
-            self.base_url + path, data=json.dumps(body or {}).encode(), method="POST",
+            self.base_url + path,
+            data=json.dumps(body or {}).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
             return json.loads(raw) if raw else None
 

@@ -50,7 +50,7 @@ class CsvLayout:
 def open_csv(path: Path) -> io.TextIOWrapper:
     """Open as UTF-8 (a BOM is accepted); unreadable files are an ``InputError``."""
     try:
-        return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - caller closes
+        return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(str(path), None, exc.strerror or "cannot open file") from exc
 
@@ -71,9 +71,7 @@ def read_layout(path: Path, header: list[str], phone_column: str) -> CsvLayout:
         seen.add(name)
     phone_index = names.index(phone_column)
     bsuid_index = names.index("bsuid") if "bsuid" in names else None
-    attrs = tuple(
-        (i, n) for i, n in enumerate(names) if i not in (phone_index, bsuid_index) and n
-    )
+    attrs = tuple((i, n) for i, n in enumerate(names) if i not in (phone_index, bsuid_index) and n)
     return CsvLayout(phone_index=phone_index, bsuid_index=bsuid_index, attr_names=attrs)
 
 

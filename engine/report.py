@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-FUNNEL_KEYS = ("accepted", "sent", "delivered", "read", "failed", "suppressed", "unknown", "pending")
+FUNNEL_KEYS = (
+    "accepted",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "suppressed",
+    "unknown",
+    "pending",
+)
 
 
 def build_report(name: str, state: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -50,5 +59,7 @@ def format_report(report: dict[str, Any]) -> str:
         )
     lat = report["latency_s"]
     if lat["p50"] is not None:
-        lines.append(f"  accepted->delivered: p50 {lat['p50']}s p90 {lat['p90']}s p99 {lat['p99']}s")
+        lines.append(
+            f"  accepted->delivered: p50 {lat['p50']}s p90 {lat['p90']}s p99 {lat['p99']}s"
+        )
     return "\n".join(lines)

@@ -55,9 +55,7 @@ def _fail_on_hidden_async_errors() -> Iterator[None]:
     _loop_errors.clear()
     yield
     gc.collect()
-    errors = [
-        f"{c.get('message')}: {c.get('exception')!r}" for c in _loop_errors
-    ]
+    errors = [f"{c.get('message')}: {c.get('exception')!r}" for c in _loop_errors]
     _loop_errors.clear()
     assert not errors, f"unhandled errors in the event loop: {errors}"
 

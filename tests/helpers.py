@@ -53,8 +53,14 @@ async def table_counts(dsn: str) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
         tables = [
-            "portfolios", "channels", "audiences", "recipients", "campaigns", "messages",
-            "webhook_inbox", "suppressions",
+            "portfolios",
+            "channels",
+            "audiences",
+            "recipients",
+            "campaigns",
+            "messages",
+            "webhook_inbox",
+            "suppressions",
         ]
         return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
     finally:

@@ -28,7 +28,9 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(text: str, where: str) -> float:
     match = _DURATION.match(text.strip())
     if not match:
-        raise ConfigError(where, None, f"expected a duration like 30s, 15m, 24h or 2d, got {text!r}")
+        raise ConfigError(
+            where, None, f"expected a duration like 30s, 15m, 24h or 2d, got {text!r}"
+        )
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
@@ -76,7 +78,9 @@ async def retry(args: argparse.Namespace) -> int:
     try:
         codes = [int(c) for c in args.codes.split(",") if c.strip()]
     except ValueError:
-        raise InputError("--codes", None, f"expected comma-separated error codes, got {args.codes!r}") from None
+        raise InputError(
+            "--codes", None, f"expected comma-separated error codes, got {args.codes!r}"
+        ) from None
     if not codes:
         raise InputError("--codes", None, "at least one error code is required")
     after_s = parse_duration(args.after, "--after") if args.after else None
@@ -87,7 +91,10 @@ async def retry(args: argparse.Namespace) -> int:
         requeued = await campaigns.requeue_failed(conn, row["id"], codes, after_s)
         if requeued and row["state"] in (CampaignState.COMPLETED, CampaignState.FAILED):
             await campaigns.set_state(
-                conn, row["id"], CampaignState.SCHEDULED, "retry requested",
+                conn,
+                row["id"],
+                CampaignState.SCHEDULED,
+                "retry requested",
                 allowed_sources(CampaignState.SCHEDULED),
             )
     print(orjson.dumps({"campaign": args.name, "requeued": requeued}).decode())
@@ -112,8 +119,19 @@ async def report(args: argparse.Namespace) -> int:
 
 async def _write_csv(conn: object, campaign_id: int, path: Path, *, pii: bool) -> None:
     columns = [
-        "phone", "state", "status", "wamid", "message_status", "attempts", "error_code",
-        "error_detail", "accepted_at", "sent_at", "delivered_at", "read_at", "failed_at",
+        "phone",
+        "state",
+        "status",
+        "wamid",
+        "message_status",
+        "attempts",
+        "error_code",
+        "error_detail",
+        "accepted_at",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "failed_at",
     ]
     try:
         handle = path.open("w", newline="", encoding="utf-8")
@@ -122,6 +140,6 @@ async def _write_csv(conn: object, campaign_id: int, path: Path, *, pii: bool) -
     with handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        async for r in reports.iter_rows(conn, campaign_id):  # type: ignore[arg-type]
+        async for r in reports.iter_rows(conn, campaign_id):
             phone = r["phone"] if pii else logs.mask_phone(r["phone"])
             writer.writerow([phone, *(r[c] if r[c] is not None else "" for c in columns[1:])])

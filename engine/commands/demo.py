@@ -31,9 +31,6 @@ from engine.paths import CAMPAIGNS_DIR
 from engine.report import build_report, format_report
 from engine.run.job import CampaignJob
 from engine.run.settings import load_job_settings
-from engine.sandbox.testing import SandboxProcess
-from engine.webhooks.receiver import running_receiver
-from engine.webhooks.settings import ChannelAuth, ReceiverSettings
 
 log = get_logger("engine.demo")
 
@@ -101,6 +98,10 @@ def campaign_spec(name: str, audience: str, base_url: str) -> dict[str, Any]:
 
 
 async def demo(args: argparse.Namespace) -> int:
+    from engine.sandbox.testing import SandboxProcess
+    from engine.webhooks.receiver import running_receiver
+    from engine.webhooks.settings import ChannelAuth, ReceiverSettings
+
     if args.recipients < 1 or args.recipients > 2_000_000:
         raise InputError("--recipients", None, "must be between 1 and 2,000,000")
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -115,24 +116,30 @@ async def demo(args: argparse.Namespace) -> int:
         inserted, staged = await audiences.import_rows(
             conn, audience, iter_chunks(csv_path, "phone", None, result)
         )
-    log.info("demo_audience_imported", audience=audience, imported=inserted,
-             duplicates=staged - inserted, invalid=result.invalid_total)
+    log.info(
+        "demo_audience_imported",
+        audience=audience,
+        imported=inserted,
+        duplicates=staged - inserted,
+        invalid=result.invalid_total,
+    )
     secret = secrets.token_urlsafe(24)
     os.environ[KEY_ENV] = "demo-" + secrets.token_hex(8)
     settings = ReceiverSettings(channels={DEMO_CHANNEL: ChannelAuth(secret=secret)})
-    async with running_receiver(dsn, settings) as receiver:
-        cfg_path = work / f"sandbox-{stamp}.yaml"
-        cfg_path.write_text(yaml.safe_dump(sandbox_config(receiver.url, secret)))
-        async with SandboxProcess(config_path=cfg_path, seed=7) as sandbox:
-            spec_path = work / f"spec-{stamp}.yaml"
-            spec_path.write_text(
-                yaml.safe_dump(campaign_spec(f"demo-{stamp}", audience, sandbox.base_url),
-                               sort_keys=False)
+    async with (
+        running_receiver(dsn, settings) as receiver,
+        SandboxProcess(config=sandbox_config(receiver.url, secret), seed=7) as sandbox,
+    ):
+        spec_path = work / f"spec-{stamp}.yaml"
+        spec_path.write_text(
+            yaml.safe_dump(
+                campaign_spec(f"demo-{stamp}", audience, sandbox.base_url), sort_keys=False
             )
-            job_settings = load_job_settings(spec_path, profile_override=None, environ=os.environ)
-            job = CampaignJob(job_settings, dsn=dsn)
-            outcome = await job.run()
-            stats = await _settle(dsn, outcome.campaign_id, sandbox)
+        )
+        job_settings = load_job_settings(spec_path, profile_override=None, environ=os.environ)
+        job = CampaignJob(job_settings, dsn=dsn)
+        outcome = await job.run()
+        stats = await _settle(dsn, outcome.campaign_id, sandbox)
     async with open_db(apply_migrations=False) as conn:
         raw = await reports.campaign_report(conn, outcome.campaign_id)
         state, _ = await campaigns.get_state(conn, outcome.campaign_id)
@@ -145,7 +152,7 @@ async def demo(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-async def _settle(dsn: str, campaign_id: int, sandbox: SandboxProcess) -> dict[str, Any]:
+async def _settle(dsn: str, campaign_id: int, sandbox: Any) -> dict[str, Any]:
     """Wait until every status the sandbox emitted is stored and correlated (or time out)."""
     deadline = time.monotonic() + SETTLE_MAX_S
     last_key: tuple[int, ...] = ()
@@ -154,9 +161,7 @@ async def _settle(dsn: str, campaign_id: int, sandbox: SandboxProcess) -> dict[s
     while time.monotonic() < deadline:
         stats = await sandbox.stats()
         async with open_db(apply_migrations=False) as conn:
-            backlog = await conn.fetchval(
-                "SELECT count(*) FROM webhook_inbox WHERE processed_at IS NULL"
-            )
+            backlog = await reports.inbox_backlog(conn)
         key = (stats.get("webhooks_sent", 0), stats.get("webhook_attempts_failed", 0), backlog)
         if key != last_key:
             last_key, quiet_since = key, time.monotonic()

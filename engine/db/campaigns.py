@@ -23,7 +23,9 @@ async def ensure_channel(
     conn: asyncpg.Connection, *, name: str, portfolio: str, base_url: str, tier_limit: int | None
 ) -> None:
     async with conn.transaction():
-        await conn.execute(Q.upsert_portfolio, portfolio, tier_limit, "profile" if tier_limit else None)
+        await conn.execute(
+            Q.upsert_portfolio, portfolio, tier_limit, "profile" if tier_limit else None
+        )
         await conn.execute(Q.upsert_channel, name, portfolio, base_url)
 
 
@@ -108,3 +110,9 @@ async def requeue_failed(
 ) -> int:
     status: str = await conn.execute(Q.requeue_failed, campaign_id, codes, after_s)
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def add_suppressions(
+    conn: asyncpg.Connection | asyncpg.Pool, phones: list[str], reasons: list[str], source: str
+) -> None:
+    await conn.execute(Q.insert_send_suppressions, phones, reasons, source)

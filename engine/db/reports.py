@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from engine.db.queries import Q
+from engine.db.webhooks import webhook_stats
 
 
 async def campaign_report(conn: asyncpg.Connection, campaign_id: int) -> dict[str, Any]:
@@ -18,14 +19,13 @@ async def campaign_report(conn: asyncpg.Connection, campaign_id: int) -> dict[st
         failed_by_code = {
             r["code"]: r["n"] for r in await conn.fetch(Q.report_failed_by_code, campaign_id)
         }
-        cost = {r["category"]: r["n"] for r in await conn.fetch(Q.report_cost, campaign_id)}
-        latency = dict(await conn.fetchrow(Q.report_latency, campaign_id) or {})
+        delivery = await webhook_stats(conn, campaign_id)
     return {
         "by_status": by_status,
         "funnel": funnel,
         "failed_by_code": failed_by_code,
-        "cost": cost,
-        "latency": latency,
+        "cost": delivery["cost"],
+        "latency": delivery["latency_s"],
     }
 
 
@@ -34,3 +34,9 @@ async def iter_rows(conn: asyncpg.Connection, campaign_id: int) -> AsyncIterator
     async with conn.transaction(readonly=True):
         async for row in conn.cursor(Q.report_rows, campaign_id, prefetch=2000):
             yield row
+
+
+async def inbox_backlog(conn: asyncpg.Connection) -> int:
+    """Stored webhook bodies the correlator has not processed yet."""
+    n: int = await conn.fetchval(Q.count_inbox_backlog)
+    return n

@@ -83,7 +83,9 @@ class Decider:
         self._payload_failures = 0
 
     def __repr__(self) -> str:
-        return f"Decider(campaign_id={self._campaign_id}, payload_failures={self._payload_failures})"
+        return (
+            f"Decider(campaign_id={self._campaign_id}, payload_failures={self._payload_failures})"
+        )
 
     def build_body(self, row: ClaimedRow) -> bytes | str:
         """The serialized POST body, or a render problem (the row fails, no HTTP call)."""
@@ -105,7 +107,10 @@ class Decider:
             self._payload_failures = 0
             return (
                 OutcomeRow(
-                    row.id, "accepted", now, wamid=outcome.wamid,
+                    row.id,
+                    "accepted",
+                    now,
+                    wamid=outcome.wamid,
                     message_status=outcome.message_status,
                 ),
                 [],
@@ -122,11 +127,20 @@ class Decider:
         effects: list[Effect] = []
         if r.action is Action.PAUSE:
             scope = r.scope.value if r.scope else "campaign"
-            effects.append(Pause(scope, f"{r.code_label} ({scope}): {r.detail or r.reason}"[:200], r.pause_s))
+            effects.append(
+                Pause(scope, f"{r.code_label} ({scope}): {r.detail or r.reason}"[:200], r.pause_s)
+            )
             retry_at = now + timedelta(seconds=r.pause_s or 0)
             return (
-                OutcomeRow(row.id, "pending", now, retry_at=retry_at, error_code=r.code,
-                           error_detail=detail, refund=1),
+                OutcomeRow(
+                    row.id,
+                    "pending",
+                    now,
+                    retry_at=retry_at,
+                    error_code=r.code,
+                    error_detail=detail,
+                    refund=1,
+                ),
                 effects,
             )
         if r.action in (Action.FAIL_RECIPIENT, Action.FAIL_PAYLOAD):
@@ -135,29 +149,61 @@ class Decider:
             if r.action is Action.FAIL_PAYLOAD:
                 self._payload_failures += 1
                 if self._payload_failures == PAYLOAD_FAIL_THRESHOLD:
-                    effects.append(Pause("campaign", f"{PAYLOAD_FAIL_THRESHOLD} consecutive payload errors, last {r.code_label}: {r.detail}"[:200]))
-            return OutcomeRow(row.id, "failed", now, error_code=r.code, error_detail=detail), effects
+                    effects.append(
+                        Pause(
+                            "campaign",
+                            (
+                                f"{PAYLOAD_FAIL_THRESHOLD} consecutive payload errors, "
+                                f"last {r.code_label}: {r.detail}"
+                            )[:200],
+                        )
+                    )
+            return OutcomeRow(
+                row.id, "failed", now, error_code=r.code, error_detail=detail
+            ), effects
         if r.action is Action.THROTTLE:
             effects.append(Throttle(r.code_label))
-            delay = next_retry_delay(self._throttle_policy, max(1, row.attempts), r.action, self._rng)
+            delay = next_retry_delay(
+                self._throttle_policy, max(1, row.attempts), r.action, self._rng
+            )
             assert delay is not None
             return (
-                OutcomeRow(row.id, "pending", now, retry_at=now + timedelta(seconds=delay),
-                           error_code=r.code, error_detail=detail, refund=1),
+                OutcomeRow(
+                    row.id,
+                    "pending",
+                    now,
+                    retry_at=now + timedelta(seconds=delay),
+                    error_code=r.code,
+                    error_detail=detail,
+                    refund=1,
+                ),
                 effects,
             )
         delay = next_retry_delay(
-            self._policy, max(1, row.attempts), r.action, self._rng,
-            retry_after_min_s=r.retry_after_min_s, max_attempts=r.max_attempts,
+            self._policy,
+            max(1, row.attempts),
+            r.action,
+            self._rng,
+            retry_after_min_s=r.retry_after_min_s,
+            max_attempts=r.max_attempts,
         )
         if delay is None:
             return OutcomeRow(
-                row.id, "failed", now, error_code=r.code,
+                row.id,
+                "failed",
+                now,
+                error_code=r.code,
                 error_detail=f"retries exhausted after {row.attempts}: {detail}"[:300],
             ), effects
         return (
-            OutcomeRow(row.id, "pending", now, retry_at=now + timedelta(seconds=delay),
-                       error_code=r.code, error_detail=detail),
+            OutcomeRow(
+                row.id,
+                "pending",
+                now,
+                retry_at=now + timedelta(seconds=delay),
+                error_code=r.code,
+                error_detail=detail,
+            ),
             effects,
         )
 

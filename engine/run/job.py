@@ -16,6 +16,7 @@ and return 0. If any task dies, the job stops loudly (the exception propagates).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -72,6 +73,10 @@ class CampaignJob:
 
     def __repr__(self) -> str:
         return f"CampaignJob(campaign={self.s.name!r}, owner={self.owner!r})"
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     def request_stop(self, reason: str = "interrupted") -> None:
         self._stop_reason = reason
@@ -149,10 +154,7 @@ class CampaignJob:
             if not announced:
                 log.info("lease_standby", channel=self.s.channel, campaign=self.s.name)
                 announced = True
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=min(1.0, self.s.lease_ttl_s / 3))
-            except TimeoutError:
-                pass
+            await self._sleep_unless_stopped(min(1.0, self.s.lease_ttl_s / 3))
         return False
 
     # ---- run ---------------------------------------------------------------------------
@@ -207,7 +209,11 @@ class CampaignJob:
         recorder = Recorder(pool, self.token, flush_s=self.s.flush_s, batch=self.s.record_batch)
         decider = Decider(self.s, campaign_id)
         producer = Producer(
-            pool=pool, campaign_id=campaign_id, token=self.token, queue=queue, batch=self.s.claim_batch
+            pool=pool,
+            campaign_id=campaign_id,
+            token=self.token,
+            queue=queue,
+            batch=self.s.claim_batch,
         )
         sender = SenderPool(
             queue=queue,
@@ -229,7 +235,9 @@ class CampaignJob:
             ),
         ]
         try:
-            state = await self._control(pool, campaign_id, queue, producer, sender, recorder, pacer, progress)
+            state = await self._control(
+                pool, campaign_id, queue, producer, sender, recorder, pacer, progress
+            )
         finally:
             producer.claiming = False
             sender.sending = False
@@ -245,6 +253,9 @@ class CampaignJob:
             for res in results:
                 if isinstance(res, BaseException) and not isinstance(res, asyncio.CancelledError):
                     log.error("task_failed", error=repr(res))
+        if state == CampaignState.CANCELLED:
+            # Rows released during the final drain went back to pending: cancel them too.
+            await outbox.cancel_pending(pool, campaign_id)
         summary = await progress.final(state)
         exit_code = 0 if state in ("completed", "paused", "cancelled") else 5
         log.info(f"campaign_{state}" if state != "paused" else "campaign_paused", **summary)
@@ -272,7 +283,9 @@ class CampaignJob:
         before = self._aimd.rate_per_s
         self._aimd = pacing.on_throttle(self._aimd, time.monotonic())
         if self._aimd.rate_per_s != before:
-            log.warning("rate_decreased", channel=self.s.channel, rate_per_s=round(self._aimd.rate_per_s, 1))
+            log.warning(
+                "rate_decreased", channel=self.s.channel, rate_per_s=round(self._aimd.rate_per_s, 1)
+            )
             return self._aimd.rate_per_s
         return None
 
@@ -281,20 +294,6 @@ class CampaignJob:
             return None
         self._aimd = pacing.on_success(self._aimd, now)
         return self._aimd.rate_per_s
-
-
-def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
-    rate = settings.rate_per_s
-    if rate is None:
-        return None
-    a = settings.spec.profile.aimd
-    return pacing.Aimd.start(
-        rate,
-        floor_per_s=a.floor_per_s,
-        decrease_factor=a.decrease_factor,
-        increase_per_s=a.increase_per_s,
-        quiet_s=a.quiet_s,
-    )
 
     # ---- control loop ------------------------------------------------------------------
 
@@ -323,12 +322,17 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
             if self._stop.is_set():
                 await self._drain(pool, queue, sender, recorder)
                 await campaigns.set_state(
-                    pool, campaign_id, CampaignState.PAUSED, self._stop_reason,
+                    pool,
+                    campaign_id,
+                    CampaignState.PAUSED,
+                    self._stop_reason,
                     allowed_sources(CampaignState.PAUSED),
                 )
                 return "paused"
             if now - last_lease >= lease_every_s:
-                if not await campaigns.acquire_lease(pool, self.s.channel, self.owner, self.s.lease_ttl_s):
+                if not await campaigns.acquire_lease(
+                    pool, self.s.channel, self.owner, self.s.lease_ttl_s
+                ):
                     log.error("lease_lost", channel=self.s.channel, campaign=self.s.name)
                     producer.claiming = sender.sending = False
                     await self._drain(pool, queue, sender, recorder)
@@ -344,24 +348,43 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
                 if pause.pause_s is not None:
                     # Timed (e.g. 131057 maintenance): hold the channel, resume by itself.
                     hold_until = now + pause.pause_s
-                    log.warning("channel_held", campaign=self.s.name, reason=pause.reason, hold_s=pause.pause_s)
+                    log.warning(
+                        "channel_held",
+                        campaign=self.s.name,
+                        reason=pause.reason,
+                        hold_s=pause.pause_s,
+                    )
                     await campaigns.set_state(
-                        pool, campaign_id, CampaignState.THROTTLED, pause.reason,
+                        pool,
+                        campaign_id,
+                        CampaignState.THROTTLED,
+                        pause.reason,
                         allowed_sources(CampaignState.THROTTLED),
                     )
                 else:
                     await campaigns.set_state(
-                        pool, campaign_id, CampaignState.PAUSED, pause.reason,
+                        pool,
+                        campaign_id,
+                        CampaignState.PAUSED,
+                        pause.reason,
                         allowed_sources(CampaignState.PAUSED),
                     )
-                    log.warning("campaign_paused", campaign=self.s.name, reason=pause.reason, scope=pause.scope)
+                    log.warning(
+                        "campaign_paused",
+                        campaign=self.s.name,
+                        reason=pause.reason,
+                        scope=pause.scope,
+                    )
             if hold_until is not None:
                 if now < hold_until:
                     await asyncio.sleep(CONTROL_TICK_S)
                     continue
                 hold_until = None
                 await campaigns.set_state(
-                    pool, campaign_id, CampaignState.RUNNING, None,
+                    pool,
+                    campaign_id,
+                    CampaignState.RUNNING,
+                    None,
                     allowed_sources(CampaignState.RUNNING),
                 )
                 producer.claiming = sender.sending = True
@@ -391,15 +414,15 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
                     await outbox.resend_unknown(pool, campaign_id, self.s.unknown_grace_s)
                 if await self._finished(pool, campaign_id, queue, producer, sender, recorder):
                     await campaigns.set_state(
-                        pool, campaign_id, CampaignState.COMPLETED, None,
+                        pool,
+                        campaign_id,
+                        CampaignState.COMPLETED,
+                        None,
                         allowed_sources(CampaignState.COMPLETED),
                     )
                     return "completed"
             await progress.maybe_log(now, pacer.rate_per_s)
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=CONTROL_TICK_S)
-            except TimeoutError:
-                pass
+            await self._sleep_unless_stopped(CONTROL_TICK_S)
 
     async def _finished(
         self,
@@ -410,7 +433,7 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
         sender: SenderPool,
         recorder: Recorder,
     ) -> bool:
-        if not producer.found_nothing.is_set() or queue.qsize() or sender.in_http:
+        if not producer.found_nothing.is_set() or queue.qsize() or sender.holding:
             return False
         await recorder.flush()
         p = await outbox.progress(pool, campaign_id)
@@ -428,7 +451,22 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
         """Stop sending: queued rows go back to pending, in-flight requests finish and
         their outcomes are recorded. Bounded by the request timeout."""
         deadline = time.monotonic() + self.s.request_timeout_s + 2.0
-        while (queue.qsize() or sender.in_http) and time.monotonic() < deadline:
+        # A bounded poll of two counters; an event per counter change would cost more.
+        while (queue.qsize() or sender.holding) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         await recorder.flush()
         await outbox.release(pool, self.token, sender.take_released())
+
+
+def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
+    rate = settings.rate_per_s
+    if rate is None:
+        return None
+    a = settings.spec.profile.aimd
+    return pacing.Aimd.start(
+        rate,
+        floor_per_s=a.floor_per_s,
+        decrease_factor=a.decrease_factor,
+        increase_per_s=a.increase_per_s,
+        quiet_s=a.quiet_s,
+    )

@@ -52,7 +52,10 @@ class Pacer:
             return
         self._grant = max(1, math.floor(rate_per_s * GRANT_WINDOW_S))
         burst = self.burst if self.burst is not None else rate_per_s * DEFAULT_BURST_S
-        capacity = max(float(self._grant), 1.0, min(burst, rate_per_s))
+        # At least two grant batches: the pacing task's timer fires late by up to a
+        # millisecond (uvloop rounds), and with room for only one batch every late wake-up
+        # would be lost throughput; with two, the bucket absorbs it and the rate holds.
+        capacity = max(2.0 * self._grant, min(burst, rate_per_s))
         self._limiter = AsyncLimiter(capacity, capacity / rate_per_s)
 
     async def acquire(self) -> None:

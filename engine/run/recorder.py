@@ -22,9 +22,7 @@ log = get_logger("engine.recorder")
 
 
 class Recorder:
-    def __init__(
-        self, pool: asyncpg.Pool, token: uuid.UUID, *, flush_s: float, batch: int
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, token: uuid.UUID, *, flush_s: float, batch: int) -> None:
         self._pool = pool
         self._token = token
         self._flush_s = flush_s
@@ -69,7 +67,9 @@ class Recorder:
             try:
                 await outbox.record(self._pool, self._token, rows)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("recorder_write_failed", rows=len(rows), error=str(exc), retry_s=delay_s)
+                log.warning(
+                    "recorder_write_failed", rows=len(rows), error=str(exc), retry_s=delay_s
+                )
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 2.0)
                 continue

@@ -44,12 +44,13 @@ class SenderPool:
         self._on_effect = on_effect
         self.sending = True
         self.in_http = 0
+        self.holding = 0  # rows taken from the queue whose outcome is not decided yet
         self.released: list[int] = []
         self.sent = 0
 
     def __repr__(self) -> str:
         return (
-            f"SenderPool(sending={self.sending}, in_http={self.in_http}, "
+            f"SenderPool(sending={self.sending}, holding={self.holding}, in_http={self.in_http}, "
             f"queued={self._queue.qsize()}, sent={self.sent})"
         )
 
@@ -61,9 +62,11 @@ class SenderPool:
         """One worker loop; runs until cancelled (cancellation never loses a row)."""
         while True:
             row = await self._queue.get()
+            self.holding += 1
             try:
                 await self._handle(row)
             finally:
+                self.holding -= 1
                 self._queue.task_done()
 
     async def _handle(self, row: ClaimedRow) -> None:

@@ -10,7 +10,6 @@ never left) and ``unknown`` (ambiguous: it may have been accepted):
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,7 +75,7 @@ class WabaClient:
         except aiohttp.ClientConnectorError as exc:
             # DNS failure or connect refused/timed out: nothing was written.
             return SendResult("not_sent", detail=type(exc).__name__)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             return SendResult("ambiguous", detail=f"timeout {type(exc).__name__}")
         except (aiohttp.ClientError, OSError) as exc:
             # Server disconnected / connection reset / payload error after writing.
@@ -85,9 +84,7 @@ class WabaClient:
     async def get_json(self, path: str) -> SendResult:
         """GET a JSON document (e.g. ``/health_status``) with the channel's key."""
         try:
-            async with self._session.get(
-                f"{self.base_url}{path}", headers=self._headers
-            ) as resp:
+            async with self._session.get(f"{self.base_url}{path}", headers=self._headers) as resp:
                 return SendResult("http", resp.status, _parse_json(await resp.read()))
         except aiohttp.ClientConnectorError as exc:
             return SendResult("not_sent", detail=type(exc).__name__)

@@ -100,3 +100,8 @@ WHERE a.name = $1
 -- name: sample_recipients
 SELECT r.id, r.phone, r.attrs FROM recipients r JOIN audiences a ON a.id = r.audience_id
 WHERE a.name = $1 ORDER BY r.id LIMIT $2
+
+-- name: insert_send_suppressions
+INSERT INTO suppressions (phone, reason, source)
+SELECT p, r, $3 FROM unnest($1::text[], $2::text[]) AS t(p, r)
+ON CONFLICT (phone) WHERE phone IS NOT NULL DO NOTHING

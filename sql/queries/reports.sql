@@ -28,27 +28,11 @@ SELECT COALESCE(error_code::text, NULLIF(split_part(error_detail, ':', 1), ''), 
 FROM messages WHERE campaign_id = $1 AND state = 'failed'
 GROUP BY 1 ORDER BY 2 DESC
 
--- name: report_cost
-SELECT COALESCE(pricing_category, 'unknown') AS category, count(*) AS n
-FROM messages
-WHERE campaign_id = $1 AND (billable OR pricing_type = 'regular')
-GROUP BY 1
-
--- name: report_latency
-SELECT
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p50,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY d) AS p90,
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY d) AS p99,
-    count(*) AS n
-FROM (
-    SELECT extract(epoch FROM COALESCE(delivered_at, read_at) - accepted_at) AS d
-    FROM messages
-    WHERE campaign_id = $1 AND accepted_at IS NOT NULL
-      AND COALESCE(delivered_at, read_at) IS NOT NULL
-) t
-
 -- name: report_rows
 SELECT m.id, m.phone, m.bsuid, m.state, m.status, m.wamid, m.message_status, m.attempts,
        m.error_code, m.error_detail, m.accepted_at, m.sent_at, m.delivered_at, m.read_at,
        m.failed_at
 FROM messages m WHERE m.campaign_id = $1 ORDER BY m.id
+
+-- name: count_inbox_backlog
+SELECT count(*) FROM webhook_inbox WHERE processed_at IS NULL

@@ -29,7 +29,11 @@ async def make_audience(dsn: str, name: str, n: int, *, start: int = 0) -> None:
         await conn.copy_records_to_table(
             "recipients",
             records=[
-                (audience_id, f"+49151{10_000_000 + i:08d}", {"first_name": f"N{i}", "code": f"C{i}"})
+                (
+                    audience_id,
+                    f"+49151{10_000_000 + i:08d}",
+                    {"first_name": f"N{i}", "code": f"C{i}"},
+                )
                 for i in range(start, start + n)
             ],
             columns=["audience_id", "phone", "attrs"],
@@ -89,17 +93,32 @@ def write_spec(
 async def start_job(spec: Path, dsn: str, *extra: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "DATABASE_URL": dsn, KEY_ENV: "e2e-key"}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", "run", str(spec), "--log-format", "json", *extra,
-        cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "engine",
+        "run",
+        str(spec),
+        "--log-format",
+        "json",
+        *extra,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
 async def run_cli(dsn: str, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "DATABASE_URL": dsn, KEY_ENV: "e2e-key"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "engine",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -112,7 +131,9 @@ async def finish(proc: asyncio.subprocess.Process, timeout_s: float = 120) -> tu
     except TimeoutError:
         proc.kill()
         _, err = await proc.communicate()
-        raise AssertionError(f"job did not finish in {timeout_s}s:\n{err.decode()[-3000:]}") from None
+        raise AssertionError(
+            f"job did not finish in {timeout_s}s:\n{err.decode()[-3000:]}"
+        ) from None
     assert proc.returncode is not None
     return proc.returncode, err.decode()
 
@@ -138,3 +159,23 @@ async def campaign_state(dsn: str, name: str) -> tuple[str, str | None]:
         return row["state"], row["state_reason"]
     finally:
         await conn.close()
+
+
+class running_job:
+    """``async with running_job(spec, dsn) as proc``: the job is killed if still running
+    when the block exits (a failed assertion must not leave a sender behind)."""
+
+    def __init__(self, spec: Path, dsn: str, *extra: str) -> None:
+        self._args = (spec, dsn, *extra)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> asyncio.subprocess.Process:
+        spec, dsn, *extra = self._args
+        self.proc = await start_job(spec, dsn, *extra)  # type: ignore[arg-type]
+        return self.proc
+
+    async def __aexit__(self, *exc: object) -> None:
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.communicate()

@@ -25,14 +25,26 @@ def decider() -> Decider:
 
 
 def row(attempts: int = 1, **attrs: str) -> ClaimedRow:
-    base = {"first_name": "Ana", "code": "X1", "price": "€1", "amount_1000": "1000",
-            "valid_until": "May 1"}
+    base = {
+        "first_name": "Ana",
+        "code": "X1",
+        "price": "€1",
+        "amount_1000": "1000",
+        "valid_until": "May 1",
+    }
     return ClaimedRow(id=42, phone="+4915123456789", attempts=attempts, attrs={**base, **attrs})
 
 
 def meta_error(code: int) -> dict[str, object]:
-    return {"error": {"code": code, "message": "x", "type": "OAuthException",
-                      "error_data": {"details": "d"}, "fbtrace_id": "f"}}
+    return {
+        "error": {
+            "code": code,
+            "message": "x",
+            "type": "OAuthException",
+            "error_data": {"details": "d"},
+            "fbtrace_id": "f",
+        }
+    }
 
 
 def test_body_names_campaign_and_message(decider: Decider) -> None:
@@ -51,7 +63,11 @@ def test_missing_attribute_is_a_render_error(decider: Decider) -> None:
 def test_accepted_records_wamid(decider: Decider) -> None:
     ok = {"messages": [{"id": "wamid.X", "message_status": "held_for_quality_assessment"}]}
     out, effects = decider.apply(row(), classify_response(200, ok), NOW)
-    assert (out.state, out.wamid, out.message_status) == ("accepted", "wamid.X", "held_for_quality_assessment")
+    assert (out.state, out.wamid, out.message_status) == (
+        "accepted",
+        "wamid.X",
+        "held_for_quality_assessment",
+    )
     assert effects == []
 
 
