@@ -60,6 +60,13 @@ async def lifecycle(args: argparse.Namespace) -> int:
         row = await campaigns.find_campaign(conn, args.name)
         if row is None:
             raise ConfigError(args.name, None, "no such campaign")
+        if args.verb == "resume":
+            blocked = await campaigns.blocking_template_status(conn, args.name)
+            if blocked is not None:
+                raise CampaignStateError(
+                    f"campaign {args.name!r}: its template is {blocked['status']} "
+                    f"({blocked['reason'] or 'no reason given'}); resume after it is REINSTATED"
+                )
         sources = allowed_sources(target)
         if args.verb == "resume" and row["state"] == CampaignState.PAUSED:
             # Resumed while no job runs: the next `campaign run` continues it.

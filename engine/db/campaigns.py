@@ -116,3 +116,9 @@ async def add_suppressions(
     conn: asyncpg.Connection | asyncpg.Pool, phones: list[str], reasons: list[str], source: str
 ) -> None:
     await conn.execute(Q.insert_send_suppressions, phones, reasons, source)
+
+
+async def blocking_template_status(conn: asyncpg.Connection, name: str) -> asyncpg.Record | None:
+    """The campaign template's PAUSED/DISABLED announcement, if that is its latest status."""
+    row: asyncpg.Record | None = await conn.fetchrow(Q.blocking_template_status, name)
+    return row

@@ -37,6 +37,7 @@ class OutcomeRow:
     error_code: int | None = None
     error_detail: str | None = None
     refund: int = 0
+    phone: str | None = None  # set on accepted rows: refreshes the portfolio's 24 h count
 
 
 async def claim(
@@ -96,3 +97,16 @@ async def cancel_pending(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: i
 
 def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def defer(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    token: uuid.UUID,
+    deferred: list[tuple[int, datetime]],
+) -> int:
+    """Put claimed rows back to pending until the given times (send windows)."""
+    if not deferred:
+        return 0
+    ids = [d[0] for d in deferred]
+    until = [d[1] for d in deferred]
+    return _count(await conn.execute(Q.defer_claims, ids, until, token))

@@ -112,6 +112,7 @@ class Decider:
                     now,
                     wamid=outcome.wamid,
                     message_status=outcome.message_status,
+                    phone=row.phone,
                 ),
                 [],
             )

@@ -22,31 +22,36 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from engine.core import pacing
 from engine.core.states import CampaignState, allowed_sources
-from engine.db import campaigns, outbox
+from engine.db import budget, campaigns, outbox
 from engine.db.migrate import migrate
 from engine.db.outbox import ClaimedRow
 from engine.db.pool import create_pool
 from engine.errors import CampaignStateError, ConfigError
 from engine.logs import get_logger
 from engine.run.decide import Decider, Effect, Pause, Suppress, Throttle
+from engine.run.health import check_health
 from engine.run.pacer import Pacer
-from engine.run.producer import Producer
+from engine.run.producer import BudgetGate, Producer
 from engine.run.progress import ProgressReporter
 from engine.run.recorder import Recorder
 from engine.run.sender import SenderPool
 from engine.run.settings import JobSettings
+from engine.run.windowing import build_window
 from engine.wa.client import WabaClient
 
 log = get_logger("engine.job")
 
 CONTROL_TICK_S = 0.2
+HEALTH_EVERY_S = 300.0
 RESUMABLE_REASONS = ("interrupted", "lease lost")
 
 
@@ -58,8 +63,16 @@ class JobResult:
 
 
 class CampaignJob:
-    def __init__(self, settings: JobSettings, *, dsn: str, force_new: bool = False) -> None:
+    def __init__(
+        self,
+        settings: JobSettings,
+        *,
+        dsn: str,
+        force_new: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.s = settings
+        self._clock = clock or _utcnow
         self._dsn = dsn
         self._force_new = force_new
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -69,6 +82,7 @@ class CampaignJob:
         self._pending_pause: Pause | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._suppress: list[Suppress] = []
+        self._client: WabaClient | None = None
         self._aimd = _start_aimd(settings)
 
     def __repr__(self) -> str:
@@ -186,6 +200,49 @@ class CampaignJob:
         recovered = await outbox.recover_in_flight(pool, campaign_id)
         if recovered:
             log.warning("in_flight_recovered_as_unknown", campaign=self.s.name, rows=recovered)
+        client = WabaClient(
+            base_url=self.s.base_url,
+            api_key=self.s.api_key,
+            concurrency=self.s.concurrency,
+            connect_timeout_s=self.s.connect_timeout_s,
+            request_timeout_s=self.s.request_timeout_s,
+        )
+        try:
+            health = await check_health(client, self.s.name)
+            if health.blocked:
+                await campaigns.set_state(
+                    pool,
+                    campaign_id,
+                    CampaignState.PAUSED,
+                    health.reason,
+                    allowed_sources(CampaignState.PAUSED),
+                )
+                log.error("campaign_refused_health", campaign=self.s.name, reason=health.reason)
+                return JobResult(campaign_id, "paused", 4)
+            if not await self._wait_for_start():
+                return JobResult(campaign_id, "scheduled", 0)
+            return await self._send(pool, campaign_id, client)
+        finally:
+            await client.close()
+
+    async def _wait_for_start(self) -> bool:
+        """Sleep until ``options.start_at``; False when told to stop first."""
+        start_at = self.s.spec.options.start_at
+        if start_at is None:
+            return True
+        announced = False
+        while not self._stop.is_set():
+            wait_s = (start_at - self._clock()).total_seconds()
+            if wait_s <= 0:
+                return True
+            if not announced:
+                log.info("campaign_scheduled", campaign=self.s.name, start_at=start_at.isoformat())
+                announced = True
+            await self._sleep_unless_stopped(min(wait_s, 1.0))
+        return False
+
+    async def _send(self, pool: asyncpg.Pool, campaign_id: int, client: WabaClient) -> JobResult:
+        self._client = client
         await campaigns.set_state(
             pool, campaign_id, CampaignState.RUNNING, None, allowed_sources(CampaignState.RUNNING)
         )
@@ -198,15 +255,14 @@ class CampaignJob:
             concurrency=self.s.concurrency,
         )
         queue: asyncio.Queue[ClaimedRow] = asyncio.Queue(maxsize=self.s.queue_size)
-        client = WabaClient(
-            base_url=self.s.base_url,
-            api_key=self.s.api_key,
-            concurrency=self.s.concurrency,
-            connect_timeout_s=self.s.connect_timeout_s,
-            request_timeout_s=self.s.request_timeout_s,
-        )
         pacer = Pacer(self.s.rate_per_s, burst=self.s.spec.profile.burst)
-        recorder = Recorder(pool, self.token, flush_s=self.s.flush_s, batch=self.s.record_batch)
+        recorder = Recorder(
+            pool,
+            self.token,
+            flush_s=self.s.flush_s,
+            batch=self.s.record_batch,
+            portfolio=self.s.portfolio,
+        )
         decider = Decider(self.s, campaign_id)
         producer = Producer(
             pool=pool,
@@ -214,6 +270,9 @@ class CampaignJob:
             token=self.token,
             queue=queue,
             batch=self.s.claim_batch,
+            budget_gate=BudgetGate(portfolio=self.s.portfolio, profile_limit=self.s.tier_limit),
+            window=build_window(self.s.spec.options.window),
+            clock=self._clock,
         )
         sender = SenderPool(
             queue=queue,
@@ -249,7 +308,6 @@ class CampaignJob:
                 sender.released.append(queue.get_nowait().id)
             await recorder.close()
             await outbox.release(pool, self.token, sender.take_released())
-            await client.close()
             for res in results:
                 if isinstance(res, BaseException) and not isinstance(res, asyncio.CancelledError):
                     log.error("task_failed", error=repr(res))
@@ -311,8 +369,9 @@ class CampaignJob:
         """Run until the campaign completes, is cancelled, or the job is told to stop."""
         lease_every_s = self.s.lease_ttl_s / 3
         last_lease = last_unknown = time.monotonic()
-        paused = False
+        paused = throttled = False
         hold_until: float | None = None
+        last_health = time.monotonic()
         while True:
             dead = [t for t in self._tasks if t.done()]
             if dead:
@@ -338,6 +397,11 @@ class CampaignJob:
                     await self._drain(pool, queue, sender, recorder)
                     return "lease_lost"
                 last_lease = now
+            if now - last_health >= HEALTH_EVERY_S and self._client is not None:
+                last_health = now
+                health = await check_health(self._client, self.s.name)
+                if health.blocked:
+                    self._on_effect(Pause("channel", health.reason), pacer, sender, producer)
             if self._suppress:
                 batch, self._suppress = self._suppress, []
                 await campaigns.add_suppressions(
@@ -406,6 +470,7 @@ class CampaignJob:
                 paused = False
                 producer.claiming = sender.sending = True
             if not paused:
+                throttled = await self._budget_state(pool, campaign_id, producer, throttled)
                 new_rate = self._aimd_quiet(now)
                 if new_rate is not None and new_rate != pacer.rate_per_s:
                     pacer.set_rate(new_rate)
@@ -423,6 +488,39 @@ class CampaignJob:
                     return "completed"
             await progress.maybe_log(now, pacer.rate_per_s)
             await self._sleep_unless_stopped(CONTROL_TICK_S)
+
+    async def _budget_state(
+        self, pool: asyncpg.Pool, campaign_id: int, producer: Producer, throttled: bool
+    ) -> bool:
+        """Mirror the producer's budget gate in the campaign state (throttled/running)."""
+        if producer.budget_exhausted and not throttled:
+            free_at = await budget.next_free_at(pool, self.s.portfolio)
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.THROTTLED,
+                "messaging limit reached",
+                allowed_sources(CampaignState.THROTTLED),
+            )
+            log.warning(
+                "budget_exhausted",
+                campaign=self.s.name,
+                portfolio=self.s.portfolio,
+                tier=producer.tier,
+                next_free_at=free_at.isoformat() if free_at else None,
+            )
+            return True
+        if throttled and not producer.budget_exhausted:
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.RUNNING,
+                None,
+                allowed_sources(CampaignState.RUNNING),
+            )
+            log.info("budget_available", campaign=self.s.name, tier=producer.tier)
+            return False
+        return throttled
 
     async def _finished(
         self,
@@ -470,3 +568,7 @@ def _start_aimd(settings: JobSettings) -> pacing.Aimd | None:
         increase_per_s=a.increase_per_s,
         quiet_s=a.quiet_s,
     )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

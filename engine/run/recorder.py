@@ -14,7 +14,7 @@ from collections import Counter
 
 import asyncpg
 
-from engine.db import outbox
+from engine.db import budget, outbox
 from engine.db.outbox import OutcomeRow
 from engine.logs import get_logger
 
@@ -22,8 +22,17 @@ log = get_logger("engine.recorder")
 
 
 class Recorder:
-    def __init__(self, pool: asyncpg.Pool, token: uuid.UUID, *, flush_s: float, batch: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        token: uuid.UUID,
+        *,
+        flush_s: float,
+        batch: int,
+        portfolio: str | None = None,
+    ) -> None:
         self._pool = pool
+        self._portfolio = portfolio
         self._token = token
         self._flush_s = flush_s
         self._batch = batch
@@ -66,6 +75,9 @@ class Recorder:
         while True:
             try:
                 await outbox.record(self._pool, self._token, rows)
+                if self._portfolio is not None:
+                    phones = [r.phone for r in rows if r.state == "accepted" and r.phone]
+                    await budget.touch_contacts(self._pool, self._portfolio, phones)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning(
                     "recorder_write_failed", rows=len(rows), error=str(exc), retry_s=delay_s

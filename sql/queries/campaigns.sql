@@ -105,3 +105,11 @@ WHERE a.name = $1 ORDER BY r.id LIMIT $2
 INSERT INTO suppressions (phone, reason, source)
 SELECT p, r, $3 FROM unnest($1::text[], $2::text[]) AS t(p, r)
 ON CONFLICT (phone) WHERE phone IS NOT NULL DO NOTHING
+
+-- name: blocking_template_status
+-- The latest announced status of the campaign's template when it forbids sending.
+SELECT t.status, t.reason, t.updated_at
+FROM campaigns c JOIN template_statuses t ON t.template_name = c.template_name
+WHERE c.name = $1 AND t.status IN ('PAUSED', 'DISABLED')
+  AND (t.language = '' OR t.language = c.template_language)
+ORDER BY t.updated_at DESC LIMIT 1

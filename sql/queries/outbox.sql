@@ -85,3 +85,11 @@ SET state = 'pending', attempts = 0, wamid = NULL, status = NULL, message_status
                                      CASE WHEN error_code = 131049 THEN 86400 ELSE 0 END)),
     updated_at = now()
 WHERE campaign_id = $1 AND state = 'failed' AND error_code = ANY($2::int[])
+
+-- name: defer_claims
+-- Claimed rows outside their send window go back to pending until it opens (no attempt).
+UPDATE messages m
+SET state = 'pending', retry_at = d.until, attempts = m.attempts - 1,
+    claim_token = NULL, claimed_at = NULL, updated_at = now()
+FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, until)
+WHERE m.id = d.id AND m.state = 'in_flight' AND m.claim_token = $3
