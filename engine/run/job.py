@@ -282,6 +282,10 @@ class CampaignJob:
             decider=decider,
             build_body=decider.build_body,
             on_effect=lambda e: self._on_effect(e, pacer, sender, producer),
+            breaker=pacing.CircuitBreaker(
+                failure_threshold=self.s.spec.profile.circuit.failures,
+                open_s=self.s.spec.profile.circuit.open_s,
+            ),
         )
         progress = ProgressReporter(self.s, campaign_id, pool, recorder)
         self._tasks = [

@@ -6,13 +6,14 @@ crash would leave behind, not an in-memory estimate. Never one line per message.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import asyncpg
 
 from engine.db import outbox
-from engine.logs import get_logger
+from engine.logs import get_logger, is_human
 from engine.run.recorder import Recorder
 from engine.run.settings import JobSettings
 
@@ -43,6 +44,9 @@ class ProgressReporter:
         self._last_at, self._last_written = now, written
         counts = await outbox.progress(self._pool, self._campaign_id)
         remaining = counts["due"] + counts["waiting"] + counts["in_flight"]
+        if is_human():
+            _draw_bar(counts, remaining, rate)
+            return
         log.info(
             "campaign_progress",
             campaign=self._s.name,
@@ -67,3 +71,19 @@ class ProgressReporter:
 
 def _public(counts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in counts.items() if k != "next_retry_at"}
+
+
+def _draw_bar(counts: dict[str, Any], remaining: int, rate: float) -> None:
+    """One redrawn terminal line instead of a JSON event per interval."""
+    total = max(1, int(counts["total"]))
+    done = total - remaining
+    width = 30
+    filled = int(width * done / total)
+    eta = f"{remaining / rate:,.0f}s" if rate > 0 else "--"
+    line = (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * done / total:5.1f}% "
+        f"{done:,}/{total:,}  {rate:,.0f} msg/s  eta {eta}  "
+        f"failed {counts['failed']:,} unknown {counts['unknown']:,}   "
+    )
+    sys.stderr.write(line)
+    sys.stderr.flush()

@@ -2,6 +2,9 @@
 
 A worker takes a claimed row, renders its body (a render error fails the row with no HTTP
 call), waits for a pacer permit, POSTs, and hands the decided outcome to the recorder.
+A circuit breaker (``engine.core.pacing``) stops the channel after ``circuit.failures``
+consecutive 5xx answers or transport failures, for ``circuit.open_s``, then lets one probe
+through; rows taken meanwhile wait, they are not failed.
 Rows taken while the pool is not sending (pause, drain) are released back to ``pending``:
 they were never handed to HTTP, so that is safe.
 """
@@ -9,16 +12,21 @@ they were never handed to HTTP, so that is safe.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
 
+from engine.core import pacing
 from engine.db.outbox import ClaimedRow, OutcomeRow
+from engine.logs import get_logger
 from engine.run.decide import Decider, Effect
 from engine.run.pacer import Pacer
 from engine.run.recorder import Recorder
-from engine.wa.client import WabaClient
+from engine.wa.client import SendResult, WabaClient
+
+log = get_logger("engine.sender")
 
 BodyBuilder = Callable[[ClaimedRow], "bytes | str"]
 
@@ -34,6 +42,7 @@ class SenderPool:
         decider: Decider,
         build_body: BodyBuilder,
         on_effect: Callable[[Effect], None],
+        breaker: pacing.CircuitBreaker,
     ) -> None:
         self._queue = queue
         self._client = client
@@ -43,6 +52,8 @@ class SenderPool:
         self._build_body = build_body
         self._on_effect = on_effect
         self.sending = True
+        self.breaker = breaker
+        self._breaker_logged = False
         self.in_http = 0
         self.holding = 0  # rows taken from the queue whose outcome is not decided yet
         self.released: list[int] = []
@@ -53,6 +64,31 @@ class SenderPool:
             f"SenderPool(sending={self.sending}, holding={self.holding}, in_http={self.in_http}, "
             f"queued={self._queue.qsize()}, sent={self.sent})"
         )
+
+    async def _breaker_allows(self) -> bool:
+        """Wait while the circuit is open (5xx/timeouts in a row); False if sending stops."""
+        while True:
+            now = time.monotonic()
+            self.breaker, allowed = pacing.allow(self.breaker, now)
+            if allowed:
+                return True
+            if not self._breaker_logged:
+                self._breaker_logged = True
+                log.warning("circuit_open", retry_in_s=round(pacing.retry_in(self.breaker, now), 1))
+            await asyncio.sleep(max(0.05, min(1.0, pacing.retry_in(self.breaker, now))))
+            if not self.sending:
+                return False
+
+    def _breaker_result(self, result: SendResult) -> None:
+        failed = result.kind != "http" or result.status >= 500
+        before = self.breaker.state
+        self.breaker = pacing.on_result(self.breaker, not failed, time.monotonic())
+        if (
+            before is not pacing.BreakerState.CLOSED
+            and self.breaker.state is pacing.BreakerState.CLOSED
+        ):
+            self._breaker_logged = False
+            log.info("circuit_closed")
 
     def take_released(self) -> list[int]:
         ids, self.released = self.released, []
@@ -85,7 +121,7 @@ class SenderPool:
         except asyncio.CancelledError:
             self.released.append(row.id)
             raise
-        if not self.sending:
+        if not self.sending or not await self._breaker_allows():
             self.released.append(row.id)
             return
         self.in_http += 1
@@ -95,6 +131,7 @@ class SenderPool:
         finally:
             self.in_http -= 1
         self.sent += 1
+        self._breaker_result(result)
         outcome, effects = self._decider.decide(row, result)
         self._recorder.put(outcome)
         for effect in effects:
