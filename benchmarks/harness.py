@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,34 +152,56 @@ def admin_dsn() -> str:
     return embedded_dsn(ROOT / ".campaign" / "bench")
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new migrated database, dropped afterwards."""
+def _scratch_names() -> tuple[str, str, str]:
     base = admin_dsn()
     name = f"ce_bench_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(base)
-    dsn = urlunsplit(parts._replace(path="/" + name))
+    return base, name, urlunsplit(parts._replace(path="/" + name))
 
-    async def create() -> None:
-        conn = await asyncpg.connect(base)
+
+async def _create_database(base: str, name: str, dsn: str) -> None:
+    from engine.db.migrate import migrate
+
+    conn = await asyncpg.connect(base)
+    try:
         await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
         await conn.close()
-        from engine.db.migrate import migrate
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
 
-        c2 = await asyncpg.connect(dsn)
-        await migrate(c2)
-        await c2.close()
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(base)
+async def _drop_database(base: str, name: str) -> None:
+    conn = await asyncpg.connect(base)
+    try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
         await conn.close()
 
-    asyncio.run(create())
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new migrated database, dropped afterwards (for synchronous callers)."""
+    base, name, dsn = _scratch_names()
+    asyncio.run(_create_database(base, name, dsn))
     try:
         yield dsn
     finally:
-        asyncio.run(drop())
+        asyncio.run(_drop_database(base, name))
+
+
+@asynccontextmanager
+async def scratch_db() -> AsyncIterator[str]:
+    """A new migrated database, dropped afterwards (inside a running event loop)."""
+    base, name, dsn = _scratch_names()
+    await _create_database(base, name, dsn)
+    try:
+        yield dsn
+    finally:
+        await _drop_database(base, name)
 
 
 def machine_info() -> dict[str, Any]:

@@ -10,12 +10,31 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from engine import logs
 from engine.errors import EngineError, NotBuiltError
 
 Handler = Callable[[argparse.Namespace], int]
+
+MAX_ERROR_CHARS = 1000  # an error names a field and a reason; a longer value is cut
+
+
+def one_line(message: str) -> str:
+    """``message`` as one terminal line: line breaks become spaces, at most
+    ``MAX_ERROR_CHARS`` characters (a huge value quoted in a message must not flood stderr)."""
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: a usage error is one line on stderr, exit 2
+    (argparse's default prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
@@ -50,7 +69,7 @@ def _sandbox(args: argparse.Namespace) -> int:  # pragma: no cover - routed in m
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="campaign",
         description="WhatsApp template campaigns through 360dialog, paced and crash-safe.",
     )
@@ -163,12 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_main(argv[1:])
     args = build_parser().parse_args(argv)
-    logs.configure(level=args.log_level, pii=args.log_pii)
+    human = getattr(args, "log_format", "json") == "auto" and sys.stderr.isatty()
+    logs.configure(level=args.log_level, pii=args.log_pii, human=human)
     try:
         code: int = args.handler(args)
         return code
     except EngineError as exc:
-        print(f"campaign: error: {exc}", file=sys.stderr)
+        print(f"campaign: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import orjson
 
 from engine.commands.database import open_db
+from engine.config.loader import show
+from engine.config.profile import NAME_PATTERN
+from engine.core.phones import known_region
 from engine.db import audiences, campaigns
 from engine.db.migrate import migrate
-from engine.errors import InputError
-from engine.importer import ImportResult, iter_chunks, open_csv, read_layout
+from engine.errors import ConfigError, InputError
+from engine.importer import ImportResult, iter_chunks, read_header
 from engine.logs import get_logger
 
 log = get_logger("engine.admin")
@@ -29,27 +33,30 @@ async def db_migrate(_args: argparse.Namespace) -> int:
 
 
 async def audience_import(args: argparse.Namespace) -> int:
+    # Everything that can be checked without the database is checked first: bad input
+    # changes nothing.
+    if not re.fullmatch(NAME_PATTERN, args.name):
+        raise InputError(
+            "audience name",
+            None,
+            f"must be 1-64 of a-z 0-9 . _ - starting with a letter or digit, got {show(args.name)}",
+        )
     path = Path(args.file)
-    if not path.is_file():  # noqa: ASYNC240 - one stat before anything runs concurrently
+    if not path.exists():  # noqa: ASYNC240 - one stat before anything runs concurrently
         raise InputError(str(path), None, "no such file")
-    region = args.default_region.upper() if args.default_region else None
+    if not path.is_file():  # noqa: ASYNC240
+        kind = "a directory" if path.is_dir() else "not a regular file"  # noqa: ASYNC240
+        raise InputError(str(path), None, f"is {kind} (expected a CSV file)")
+    region = args.default_region.strip().upper() if args.default_region is not None else None
     if region is not None and (len(region) != 2 or not region.isalpha()):
         raise InputError(
-            "--default-region", None, f"expected a 2-letter country code, got {region!r}"
+            "--default-region", None, f"expected a 2-letter country code, got {show(region)}"
         )
-    # Fail on a bad header before touching the database.
-    import csv
-
-    with open_csv(path) as handle:
-        try:
-            header = next(csv.reader(handle), None)
-        except csv.Error as exc:
-            raise InputError(str(path), "line 1", str(exc)) from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), None, f"not UTF-8 text ({exc.reason})") from exc
-    if header is None:
-        raise InputError(str(path), None, "file is empty (expected a header row)")
-    read_layout(path, header, args.phone_column)
+    if region is not None and not known_region(region):
+        raise InputError(
+            "--default-region", None, f"unknown country code {region!r} (e.g. DE, US, IN)"
+        )
+    read_header(path, args.phone_column)
 
     result = ImportResult()
     async with open_db() as conn:
@@ -73,5 +80,7 @@ async def status(args: argparse.Namespace) -> int:
     async with open_db() as conn:
         rows = await campaigns.list_campaigns(conn, args.name)
         auds = await audiences.list_audiences(conn) if args.name is None else []
+    if args.name is not None and not rows:
+        raise ConfigError(args.name, None, "no such campaign")
     _print_json({"campaigns": rows, "audiences": auds})
     return 0

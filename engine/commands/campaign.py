@@ -25,13 +25,42 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_DURATION_S = 366 * 86400
+MAX_ERROR_CODE = 2**31 - 1  # error codes are stored as Postgres integer
+
+
 def parse_duration(text: str, where: str) -> float:
+    """``30s``, ``15m``, ``24h``, ``2d`` (decimals allowed) in seconds, at most 366 days."""
     match = _DURATION.match(text.strip())
     if not match:
         raise ConfigError(
             where, None, f"expected a duration like 30s, 15m, 24h or 2d, got {text!r}"
         )
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds > MAX_DURATION_S:
+        raise ConfigError(where, None, f"must be at most 366d, got {text!r}")
+    return seconds
+
+
+def parse_codes(text: str) -> list[int]:
+    """``--codes 131026,131049``: positive error codes (``InputError`` otherwise)."""
+    items = [c.strip() for c in text.split(",")]
+    if not any(items):
+        raise InputError("--codes", None, "at least one error code is required")
+    codes: list[int] = []
+    for item in items:
+        if not item:
+            continue
+        ok = item.isascii() and item.isdigit() and len(item) <= 10
+        if not ok or not 0 < int(item) <= MAX_ERROR_CODE:
+            raise InputError(
+                "--codes",
+                None,
+                f"expected comma-separated positive error codes like 131026,131049,"
+                f" got {item[:40]!r}",
+            )
+        codes.append(int(item))
+    return codes
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -82,15 +111,8 @@ async def lifecycle(args: argparse.Namespace) -> int:
 
 
 async def retry(args: argparse.Namespace) -> int:
-    try:
-        codes = [int(c) for c in args.codes.split(",") if c.strip()]
-    except ValueError:
-        raise InputError(
-            "--codes", None, f"expected comma-separated error codes, got {args.codes!r}"
-        ) from None
-    if not codes:
-        raise InputError("--codes", None, "at least one error code is required")
-    after_s = parse_duration(args.after, "--after") if args.after else None
+    codes = parse_codes(args.codes)
+    after_s = parse_duration(args.after, "--after") if args.after is not None else None
     async with open_db() as conn:
         row = await campaigns.find_campaign(conn, args.name)
         if row is None:
@@ -109,13 +131,15 @@ async def retry(args: argparse.Namespace) -> int:
 
 
 async def report(args: argparse.Namespace) -> int:
+    if args.csv is not None and not args.csv.strip():
+        raise InputError("--csv", None, "expected a file name")
     async with open_db() as conn:
         row = await campaigns.find_campaign(conn, args.name)
         if row is None:
             raise ConfigError(args.name, None, "no such campaign")
         raw = await reports.campaign_report(conn, row["id"])
         rep = build_report(args.name, row["state"], raw)
-        if args.csv:
+        if args.csv is not None:
             await _write_csv(conn, row["id"], Path(args.csv), pii=args.log_pii)
     if args.json:
         print(orjson.dumps(rep).decode())
@@ -144,9 +168,12 @@ async def _write_csv(conn: object, campaign_id: int, path: Path, *, pii: bool) -
         handle = path.open("w", newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(str(path), None, exc.strerror or "cannot write file") from exc
-    with handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        async for r in reports.iter_rows(conn, campaign_id):
-            phone = r["phone"] if pii else logs.mask_phone(r["phone"])
-            writer.writerow([phone, *(r[c] if r[c] is not None else "" for c in columns[1:])])
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            async for r in reports.iter_rows(conn, campaign_id):
+                phone = r["phone"] if pii else logs.mask_phone(r["phone"])
+                writer.writerow([phone, *(r[c] if r[c] is not None else "" for c in columns[1:])])
+    except OSError as exc:  # a full disk, a device that refuses writes
+        raise InputError(str(path), None, exc.strerror or "cannot write file") from exc

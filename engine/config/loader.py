@@ -104,7 +104,16 @@ def read_yaml(path: Path, *, where: str | None = None) -> Any:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(name, None, f"not UTF-8 text ({exc.reason})") from exc
-    loader = _Loader(text)
+    try:
+        # The reader checks the whole text for characters YAML forbids (NUL, most C0/C1
+        # controls) as it is constructed, so this is inside the ``try`` too.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        reason = f"character {shown} is not allowed (control characters are not YAML)"
+        raise ConfigError(name, f"line {line}", f"invalid YAML: {reason}") from exc
     loader.where = name
     try:
         return loader.get_single_data()
@@ -150,7 +159,10 @@ class Section:
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            raise ConfigError(where, path or None, f"must be a mapping, got {show(raw)}")
+            # A whole file that is one string is likely the wrong file (a .env, a key file):
+            # its text is not echoed.
+            got = "plain text (not shown)" if not path and isinstance(raw, str) else show(raw)
+            raise ConfigError(where, path or None, f"must be a mapping, got {got}")
         self.raw: Mapping[Any, Any] = raw
         for key in raw:
             if key not in keys:
@@ -191,6 +203,20 @@ class Section:
             self.fail(key, f"must be a non-empty string, got {show(value)}")
         if pattern is not None and not re.fullmatch(pattern, value):
             self.fail(key, f"must match {pattern}, got {show(value)}")
+        return value
+
+    def env_name(self, key: str, *, pattern: str, default: Any = MISSING) -> Any:
+        """The name of an environment variable (or ``default``). A value that is not a name
+        is not echoed: the usual mistake is pasting the secret itself here."""
+        value = self.get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            self.fail(
+                key,
+                f"must match {pattern}: the NAME of an environment variable (e.g."
+                " D360_API_KEY), not the secret itself (the value is not shown)",
+            )
         return value
 
     def integer(

@@ -33,6 +33,7 @@ from engine.config.profile import (
 from engine.config.template import parse_template
 from engine.core.render import TemplatePlan, TemplateSpec, compile_template
 from engine.errors import ConfigError
+from engine.logs import register_secret
 
 DEFAULT_BASE_URL = "https://waba-v2.360dialog.io"
 ENV_PATTERN = r"[A-Z_][A-Z0-9_]{0,127}"
@@ -128,7 +129,8 @@ def load_spec(path: str | Path, *, profile: str | None = None) -> CampaignSpec:
 
 
 def resolve_api_key(spec: CampaignSpec, environ: Mapping[str, str]) -> str:
-    """The channel's API key from the environment variable the spec names."""
+    """The channel's API key from the environment variable the spec names; the value is
+    registered with the log redactor as it is read. ``ConfigError`` when unset or empty."""
     value = _env(spec, "channel.api_key_env", spec.channel.api_key_env, environ)
     assert value is not None
     return value
@@ -147,6 +149,7 @@ def _env(
     value = environ.get(name, "")
     if not value.strip():
         raise ConfigError(spec.source, field, f"environment variable {name} is not set")
+    register_secret(value)  # from now on the value is redacted from every log line
     return value
 
 
@@ -158,9 +161,9 @@ def _channel(parent: Section) -> ChannelSpec:
     return ChannelSpec(
         name=s.string("name", pattern=NAME_PATTERN),
         base_url=_base_url(s),
-        api_key_env=s.string("api_key_env", pattern=ENV_PATTERN),
+        api_key_env=s.env_name("api_key_env", pattern=ENV_PATTERN),
         portfolio=s.string("portfolio", default="default", pattern=NAME_PATTERN),
-        webhook_secret_env=s.string("webhook_secret_env", default=None, pattern=ENV_PATTERN),
+        webhook_secret_env=s.env_name("webhook_secret_env", default=None, pattern=ENV_PATTERN),
     )
 
 

@@ -61,7 +61,15 @@ async def create_pool(
     """A pool with our codecs; ``DatabaseError`` naming the target on failure."""
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10.0, **kwargs
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            timeout=10.0,
+            # Batch statements take arrays whose size the generic plan cannot know; a
+            # generic plan for record_outcomes was seen joining every in-flight row.
+            server_settings={"plan_cache_mode": "force_custom_plan"},
+            **kwargs,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, ValueError) as exc:
         raise DatabaseError(f"cannot connect to {describe_dsn(dsn)}: {_reason(exc)}") from exc

@@ -383,6 +383,7 @@ class CampaignJob:
                 raise RuntimeError(f"task {dead[0].get_name()} stopped: {exc!r}") from exc
             now = time.monotonic()
             if self._stop.is_set():
+                producer.claiming = sender.sending = False
                 await self._drain(pool, queue, sender, recorder)
                 await campaigns.set_state(
                     pool,
@@ -459,6 +460,7 @@ class CampaignJob:
                 log.info("channel_hold_ended", campaign=self.s.name)
             state, reason = await campaigns.get_state(pool, campaign_id)
             if state == CampaignState.CANCELLED:
+                producer.claiming = sender.sending = False
                 await self._drain(pool, queue, sender, recorder)
                 cancelled = await outbox.cancel_pending(pool, campaign_id)
                 log.info("campaign_cancelled", campaign=self.s.name, rows_cancelled=cancelled)

@@ -14,6 +14,13 @@
   360dialog retry;
 - 503 the database did not take the body (the sender retries later).
 
+``Content-Type`` is not checked: an authenticated body that parses as JSON is stored
+whatever type it declares (``text/plain`` included), and a body that does not is 400 even
+when declared ``application/json``. The sender's header is not part of the contract, and
+refusing a good body over it would only make 360dialog retry it forever. A compressed body
+(``Content-Encoding: gzip``) is inflated by aiohttp and the size cap applies to the
+inflated bytes, so a zip bomb is a 413.
+
 ``GET /healthz`` answers 200 while the inbox writer and the correlator run, else 503.
 
 The app owns the inbox writer and the correlator (started with the app, stopped after the

@@ -148,9 +148,9 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Recei
     )
     top = Section(where, "", read_yaml(path), keys)
     header = top.string("header", default=DEFAULT_HEADER, pattern=_HEADER_RX)
-    sign_env = top.string("signing_secret_env", default=None, pattern=_ENV_RX)
+    sign_env = top.env_name("signing_secret_env", default=None, pattern=_ENV_RX)
     signing = _env(env, sign_env, where, "signing_secret_env") if sign_env else None
-    default_env = top.string("default_secret_env", default=None, pattern=_ENV_RX)
+    default_env = top.env_name("default_secret_env", default=None, pattern=_ENV_RX)
     fallback = None
     if default_env:
         secret = _env(env, default_env, where, "default_secret_env")
@@ -163,8 +163,8 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Recei
         if isinstance(raw, Mapping) and ("secret" in raw or "signing_secret" in raw):
             chans.fail(str(name), "secrets are never read from files: name the variable in *_env")
         ch = chans.section(str(name), ("secret_env", "header", "signing_secret_env"))
-        s_env = ch.string("secret_env", pattern=_ENV_RX)
-        ch_sign_env = ch.string("signing_secret_env", default=None, pattern=_ENV_RX)
+        s_env = ch.env_name("secret_env", pattern=_ENV_RX)
+        ch_sign_env = ch.env_name("signing_secret_env", default=None, pattern=_ENV_RX)
         channels[str(name)] = ChannelAuth(
             secret=_env(env, s_env, where, ch.field("secret_env")),
             header=ch.string("header", default=header, pattern=_HEADER_RX),
