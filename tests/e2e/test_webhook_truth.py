@@ -62,7 +62,7 @@ async def test_report_equals_sandbox_ground_truth(db_dsn: str, tmp_path: Path) -
     n = 4000
     await make_audience(db_dsn, "aud", n)
     settings = ReceiverSettings(channels={"main": ChannelAuth(secret=SECRET)})
-    async with running_receiver(db_dsn, settings) as receiver:
+    async with running_receiver(db_dsn, settings) as receiver:  # noqa: SIM117 - sb needs receiver.url
         async with SandboxProcess(config=sandbox_config(receiver.url), seed=11, cpu=1) as sb:
             profile = write_profile(tmp_path / "p.yaml", rate_per_s=1000, burst=10)
             spec = write_spec(
