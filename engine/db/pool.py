@@ -66,9 +66,6 @@ async def create_pool(
             max_size=max_size,
             init=_init_connection,
             timeout=10.0,
-            # Batch statements take arrays whose size the generic plan cannot know; a
-            # generic plan for record_outcomes was seen joining every in-flight row.
-            server_settings={"plan_cache_mode": "force_custom_plan"},
             **kwargs,
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, ValueError) as exc:

@@ -31,7 +31,7 @@ from tests.e2e.jobkit import (
 )
 from tests.helpers import fetch
 
-pytestmark = pytest.mark.asyncio(loop_factories=["uvloop"])
+pytestmark = [pytest.mark.asyncio(loop_factories=["uvloop"]), pytest.mark.timeout(240)]
 
 
 async def _wait_for(predicate, timeout_s: float, poll_s: float = 0.1) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from tests.e2e.jobkit import (
     write_spec,
 )
 
-pytestmark = pytest.mark.asyncio(loop_factories=["uvloop"])
+pytestmark = [pytest.mark.asyncio(loop_factories=["uvloop"]), pytest.mark.timeout(240)]
 
 FINAL_STATES = {"accepted", "failed", "unknown", "suppressed", "cancelled"}
 

@@ -22,7 +22,7 @@ from tests.e2e.jobkit import (
     write_spec,
 )
 
-pytestmark = pytest.mark.asyncio(loop_factories=["uvloop"])
+pytestmark = [pytest.mark.asyncio(loop_factories=["uvloop"]), pytest.mark.timeout(240)]
 
 
 async def _accepted_after(sb: SandboxProcess, delay_s: float) -> int:

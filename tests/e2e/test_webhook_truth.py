@@ -15,7 +15,7 @@ from engine.webhooks.settings import ChannelAuth, ReceiverSettings
 from tests.e2e.jobkit import finish, make_audience, run_cli, running_job, write_profile, write_spec
 from tests.helpers import fetch
 
-pytestmark = pytest.mark.asyncio(loop_factories=["uvloop"])
+pytestmark = [pytest.mark.asyncio(loop_factories=["uvloop"]), pytest.mark.timeout(240)]
 
 SECRET = "truth-hook-secret"
 
