@@ -17,15 +17,18 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 from collections.abc import Mapping
 
 import orjson
 
+from engine.commands.arguments import check_name
 from engine.commands.database import open_db
+from engine.config.loader import show
 from engine.config.spec import load_spec, resolve_api_key, resolve_webhook_secret
 from engine.db import webhooks as store
 from engine.db.pool import resolve_dsn
-from engine.errors import ConfigError
+from engine.errors import ConfigError, EngineError, InputError
 from engine.logs import get_logger, register_secret
 from engine.webhooks.configure import set_webhook, validate_secret, validate_webhook_url
 from engine.webhooks.receiver import running_receiver
@@ -39,6 +42,17 @@ DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
 
 async def webhooks_serve(args: argparse.Namespace) -> int:
     """Serve ``POST /webhooks/{channel}`` on ``args.host:args.port`` until signalled."""
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port", None, f"must be 0..65535, got {args.port}")
+    try:
+        await asyncio.get_running_loop().getaddrinfo(
+            args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError) as exc:  # checked before the receiver starts
+        reason = "not a host name or address"
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc) or reason
+        raise InputError("--host", None, f"cannot resolve {show(args.host)}: {reason}") from exc
     settings = resolve_settings(args.config)
     dsn = resolve_dsn()
     async with open_db():  # schema up to date before the first body arrives
@@ -47,11 +61,19 @@ async def webhooks_serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    listening = False
     try:
         async with running_receiver(dsn, settings, args.host, args.port) as receiver:
+            listening = True
             print(orjson.dumps({"listening": receiver.url}).decode(), flush=True)
             await stop.wait()
             log.info("webhook_receiver_stopping")
+    except OSError as exc:
+        if listening:
+            raise
+        # A host that does not resolve, an address in use or not ours: one line, exit 1.
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise EngineError(f"cannot listen on {args.host}:{args.port}: {reason}") from exc
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -93,6 +115,7 @@ async def _target(
 
 async def webhooks_configure(args: argparse.Namespace) -> int:
     """Point 360dialog's webhook for ``args.channel`` at ``args.url``; prints what was set."""
+    check_name(args.channel, "channel name")
     url = validate_webhook_url(args.url, allow_local=args.allow_local)
     base_url, api_key, secret, secret_env = await _target(args, os.environ)
     register_secret(api_key)

@@ -23,6 +23,7 @@ from engine.errors import ConfigError
 MAX_TEXT_CHARS = 1024
 MAX_CALLBACK_CHARS = 512
 MAX_BUTTON_INDEX = 9
+EXCERPT_CHARS = 40  # of a bad value quoted in an error message
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})\s*\}\}")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Za-z0-9]{2,4})?")
@@ -99,6 +100,15 @@ class TemplatePlan:
     builders: tuple[_Builder, ...] = field(repr=False)
 
 
+def excerpt(text: str) -> str:
+    """``text`` quoted for an error message: whole when at most ``EXCERPT_CHARS`` long,
+    else its first ``EXCERPT_CHARS`` characters, an ellipsis and the full length, so a
+    huge value pasted into a spec cannot flood the one-line error."""
+    if len(text) <= EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARS]!r}… ({len(text)} characters)"
+
+
 class _Fail(Exception):
     def __init__(self, detail: str) -> None:
         self.detail = detail
@@ -160,14 +170,14 @@ def _compile_str(
     literals, names = pieces[0::2], pieces[1::2]
     for literal in literals:
         if "{{" in literal or "}}" in literal:
-            raise ConfigError(where, path, f"bad placeholder in {text!r} (use {{{{attr}}}})")
+            raise ConfigError(where, path, f"bad placeholder in {excerpt(text)} (use {{{{attr}}}})")
     if not names:
         problem = check(text)
         if problem:
-            raise ConfigError(where, path, f"{problem}: {text!r}")
+            raise ConfigError(where, path, f"{problem}: {excerpt(text)}")
         return (lambda _attrs: text), set()
     if any("\n" in lit or "\t" in lit or "\r" in lit for lit in literals):
-        raise ConfigError(where, path, f"contains a newline or tab: {text!r}")
+        raise ConfigError(where, path, f"contains a newline or tab: {excerpt(text)}")
 
     if len(names) == 1 and not literals[0] and not literals[1]:
         name = names[0]
@@ -198,10 +208,12 @@ def _compile_str(
 def compile_template(spec: TemplateSpec, *, where: str = "template") -> TemplatePlan:
     """Check ``spec`` and build its plan; ``where`` (the spec file) prefixes every error."""
     if not _TEMPLATE_NAME.fullmatch(spec.name):
-        reason = f"must match [a-z0-9_]{{1,512}}, got {spec.name!r}"
+        reason = f"must match [a-z0-9_]{{1,512}}, got {excerpt(spec.name)}"
         raise ConfigError(where, "template.name", reason)
     if not _LANGUAGE.fullmatch(spec.language):
-        raise ConfigError(where, "template.language", f"not a language code: {spec.language!r}")
+        raise ConfigError(
+            where, "template.language", f"not a language code: {excerpt(spec.language)}"
+        )
     attrs: set[str] = set()
     builders: list[_Builder] = []
     path = "template.components"
@@ -239,7 +251,7 @@ def _compile_header(h: HeaderSpec, where: str, path: str, attrs: set[str]) -> _B
         attrs |= names
         return lambda a: {"type": "header", "parameters": [{"type": "text", "text": get(a)}]}
     if h.type not in ("image", "video", "document"):
-        raise ConfigError(where, f"{path}.type", f"unknown header type {h.type!r}")
+        raise ConfigError(where, f"{path}.type", f"unknown header type {excerpt(h.type)}")
     if (h.media_id is None) == (h.link is None) or h.params:
         raise ConfigError(where, path, f"a {h.type} header takes exactly one of media_id, link")
     if h.filename is not None and h.type != "document":
@@ -301,7 +313,8 @@ def _compile_body(
             get, names = _compile_str(p.fallback_value, where, fpath, label, text_problem)
             parts.append(_date_time_part(get))
         else:
-            raise ConfigError(where, ppath, f"unknown body parameter {p!r}")
+            shown = excerpt(p) if isinstance(p, str) else f"of type {type(p).__name__}"
+            raise ConfigError(where, ppath, f"unknown body parameter {shown}")
         attrs |= names
     built = tuple(parts)
     return lambda a: {"type": "body", "parameters": [part(a) for part in built]}
@@ -320,7 +333,7 @@ def _compile_button(b: ButtonSpec, where: str, path: str, attrs: set[str]) -> _B
         get, names = _compile_str(b.params[0], where, f"{path}.params[0]", label, text_problem)
         kind = "text" if sub_type == "url" else "coupon_code"
     else:
-        raise ConfigError(where, f"{path}.sub_type", f"unknown button sub_type {sub_type!r}")
+        raise ConfigError(where, f"{path}.sub_type", f"unknown button sub_type {excerpt(sub_type)}")
     attrs |= names
     return lambda a: {
         "type": "button",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from engine.db.queries import Q
+from engine.errors import ConfigError
 
 
 async def list_campaigns(conn: asyncpg.Connection, name: str | None) -> list[dict[str, Any]]:
@@ -37,6 +39,54 @@ async def find_campaign(conn: asyncpg.Connection, name: str) -> asyncpg.Record |
 async def find_audience_id(conn: asyncpg.Connection, name: str) -> int | None:
     value: int | None = await conn.fetchval(Q.find_audience, name)
     return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCheck:
+    """What ``check_run`` found: the audience, and the campaign row to continue or replace."""
+
+    audience_id: int
+    existing: asyncpg.Record | None  # the live campaign of that name, if any
+    replace: bool  # ``existing`` was started with another spec and ``force_new`` was given
+
+
+async def check_run(
+    conn: asyncpg.Connection,
+    *,
+    where: str,
+    name: str,
+    audience: str,
+    spec_hash: str,
+    force_new: bool,
+) -> RunCheck:
+    """The refusals of ``campaign run`` (and of its ``--dry-run``), made before anything is
+    written: ``ConfigError`` naming ``where`` (the spec file) when the audience does not
+    exist, when campaign ``name`` was started with a different spec and ``force_new`` is
+    false, or when it was started on a different audience. Reads only; a database with no
+    schema yet simply has no audience."""
+    try:
+        audience_id = await find_audience_id(conn, audience)
+    except asyncpg.UndefinedTableError:  # never migrated: only a dry run gets here
+        audience_id = None
+    if audience_id is None:
+        raise ConfigError(
+            where,
+            "audience",
+            f"no audience named {audience!r}; import one with "
+            f"`campaign audience import {audience} FILE.csv`",
+        )
+    row = await find_campaign(conn, name)
+    replace = row is not None and row["spec_hash"] != spec_hash
+    if replace and not force_new:
+        raise ConfigError(
+            where,
+            None,
+            f"campaign {name!r} was started with a different spec; run it with the "
+            "original spec, or pass --force-new to start a new campaign",
+        )
+    if row is not None and not replace and row["audience_id"] != audience_id:
+        raise ConfigError(where, "audience", "audience changed since start")
+    return RunCheck(audience_id=audience_id, existing=row, replace=replace)
 
 
 async def create_campaign(

@@ -6,6 +6,7 @@ import orjson
 
 from engine.commands.database import open_db
 from engine.core.render import RenderError, render_template
+from engine.db import campaigns
 from engine.db.queries import Q
 from engine.logs import mask_phone
 from engine.run.settings import JobSettings
@@ -13,16 +14,25 @@ from engine.run.settings import JobSettings
 SAMPLE = 1000
 
 
-async def dry_run(settings: JobSettings) -> int:
-    """Print one JSON document: recipients, suppressed, expected duration, render problems."""
+async def dry_run(settings: JobSettings, *, force_new: bool = False) -> int:
+    """Print one JSON document: recipients, suppressed, expected duration, render problems.
+
+    Refuses what the real run would refuse (``campaigns.check_run``: no such audience, a
+    changed spec without ``force_new``), with the same ``ConfigError`` and exit code, so a
+    dry run that passes means the run gets past its checks. Writes nothing (no migration
+    either)."""
     async with open_db(apply_migrations=False) as conn:
-        exists = await conn.fetchval("SELECT to_regclass('audiences') IS NOT NULL")
-        counts = {"recipients": 0, "suppressed": 0}
-        sample = []
-        if exists:
-            row = await conn.fetchrow(Q.dry_run_counts, settings.audience)
-            counts = dict(row) if row else counts
-            sample = await conn.fetch(Q.sample_recipients, settings.audience, SAMPLE)
+        check = await campaigns.check_run(
+            conn,
+            where=settings.spec_path,
+            name=settings.name,
+            audience=settings.audience,
+            spec_hash=settings.spec_hash,
+            force_new=force_new,
+        )
+        row = await conn.fetchrow(Q.dry_run_counts, settings.audience)
+        counts = dict(row) if row else {"recipients": 0, "suppressed": 0}
+        sample = await conn.fetch(Q.sample_recipients, settings.audience, SAMPLE)
     problems = []
     for rec in sample:
         rendered = render_template(settings.spec.plan, rec["attrs"] or {})
@@ -34,7 +44,8 @@ async def dry_run(settings: JobSettings) -> int:
     out = {
         "campaign": settings.name,
         "audience": settings.audience,
-        "audience_found": bool(exists) and counts["recipients"] > 0,
+        "audience_found": True,
+        "replaces_campaign": check.replace,
         "recipients": counts["recipients"],
         "suppressed": counts["suppressed"],
         "to_send": to_send,

@@ -33,7 +33,10 @@ SHUTDOWN_TIMEOUT_S = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # The CLI's parser: a usage error is one line on stderr and exit 2, as for every command.
+    from engine.cli import _Parser
+
+    parser = _Parser(
         prog="campaign sandbox",
         description="Local 360dialog (waba-v2) simulator with status webhooks and faults.",
     )
@@ -56,12 +59,13 @@ async def serve(config: SandboxConfig, *, host: str, port: int, seed: int) -> in
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     try:
         await site.start()
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host name IDNA refuses (a..b)
         await runner.cleanup()
-        print(
-            f"campaign sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc) or type(exc).__name__
+        else:
+            reason = "not a host name or address"
+        print(f"campaign sandbox: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return 1
     bound = runner.addresses[0]
     actual_port = int(bound[1])
@@ -91,8 +95,15 @@ async def serve(config: SandboxConfig, *, host: str, port: int, seed: int) -> in
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the program name), load the config, serve on uvloop."""
     args = build_parser().parse_args(list(argv) if argv is not None else sys.argv[1:])
+    if args.config is not None and not args.config.strip():
+        print("campaign sandbox: --config: expected a file name", file=sys.stderr)
+        return 2
     try:
-        config = load_sandbox_config(args.config) if args.config else default_sandbox_config()
+        config = (
+            load_sandbox_config(args.config)
+            if args.config is not None
+            else default_sandbox_config()
+        )
     except ConfigError as exc:
         print(f"campaign sandbox: {exc}", file=sys.stderr)
         return exc.exit_code

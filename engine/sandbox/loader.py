@@ -13,8 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from engine.config.loader import read_yaml
 from engine.errors import ConfigError
 from engine.sandbox.catalog import (
     BUTTON_SUB_TYPES,
@@ -298,16 +297,10 @@ def sandbox_config_from_dict(
 
 
 def load_sandbox_config(path: str | Path) -> SandboxConfig:
-    """Read and validate a YAML config file; ``ConfigError`` names the file on any problem."""
+    """Read and validate a YAML config file; ``ConfigError`` names the file on any problem.
+
+    Read by ``engine.config.loader.read_yaml``, as every config file is: a file that is not
+    UTF-8, over 1 MB, an alias bomb, too deep or with duplicate keys is refused the same
+    way as a campaign spec."""
     where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(where, None, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark is not None else None
-        raise ConfigError(where, line, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-    return sandbox_config_from_dict(data, where=where)
+    return sandbox_config_from_dict(read_yaml(Path(path), where=where), where=where)

@@ -52,6 +52,40 @@ def test_campaign_that_does_not_exist_as_a_process(seeded_dsn: str, tmp_path: Pa
     assert all_counts(seeded_dsn) == before
 
 
+# ---- a name that no campaign or channel can have ------------------------------------------
+
+BAD_NAMES = {"empty": "", "upper": "Spring", "not-utf8": "caf\udce9", "space": "a b"}
+NAME_COMMANDS = {
+    "pause": (["pause", "{}"], "campaign name"),
+    "resume": (["resume", "{}"], "campaign name"),
+    "cancel": (["cancel", "{}"], "campaign name"),
+    "report": (["report", "{}", "--csv", "out.csv"], "campaign name"),
+    "retry": (["retry", "{}", "--codes", "131026"], "campaign name"),
+    "status": (["status", "{}"], "campaign name"),
+    "configure": (["webhooks", "configure", "{}", "--url", "https://e.com/w"], "channel name"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+@pytest.mark.parametrize(("args", "what"), list(NAME_COMMANDS.values()), ids=list(NAME_COMMANDS))
+def test_name_that_cannot_exist(
+    seeded_dsn: str, tmp_path: Path, in_process: InProcess, args: list[str], what: str, name: str
+) -> None:
+    # Refused before the database is asked: a name with bytes that are not UTF-8 (argv
+    # holds them as lone surrogates) used to be a driver traceback.
+    before = all_counts(seeded_dsn)
+    argv = [name if a == "{}" else a for a in args]
+    res = in_process(*argv, dsn=seeded_dsn, cwd=tmp_path, env={"D360_API_KEY": API_KEY})
+    refused(res, f"campaign: error: {what}: must be 1-64 of a-z 0-9")
+    assert all_counts(seeded_dsn) == before
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_name_not_utf8_as_a_process(seeded_dsn: str, tmp_path: Path) -> None:
+    res = cli("report", "caf\udce9", dsn=seeded_dsn, cwd=tmp_path)
+    refused(res, "campaign: error: campaign name: must be 1-64", "got 'caf\\udce9'")
+
+
 # ---- retry -----------------------------------------------------------------------------
 
 RETRY = {
@@ -246,6 +280,31 @@ def test_webhooks_serve_without_a_secret(
     refused(res, "campaign: error: environment: WEBHOOK_SECRET: environment variable")
 
 
+SERVE_ADDRESS = {
+    "port-too-big": (["--port", "99999"], "--port: must be 0..65535, got 99999"),
+    "port-negative": (["--port", "-1"], "--port: must be 0..65535, got -1"),
+    "host-empty-label": (["--host", "a..b", "--port", "0"], "--host: cannot resolve 'a..b'"),
+}
+
+
+@pytest.mark.parametrize(("args", "needle"), list(SERVE_ADDRESS.values()), ids=list(SERVE_ADDRESS))
+def test_webhooks_serve_bad_address(
+    seeded_dsn: str, tmp_path: Path, in_process: InProcess, args: list[str], needle: str
+) -> None:
+    # A port out of range used to be taken modulo 65536; a bad host was a traceback.
+    env = {"WEBHOOK_SECRET": "s3cret-header-value-long-enough-0123456789"}
+    res = in_process("webhooks", "serve", *args, dsn=seeded_dsn, cwd=tmp_path, env=env)
+    refused(res, f"campaign: error: {needle}")
+
+
+@pytest.mark.parametrize("host", ["a..b", "no-such-host.invalid"])
+def test_sandbox_bad_host(tmp_path: Path, host: str) -> None:
+    res = cli("sandbox", "--host", host, "--port", "0", dsn=None, cwd=tmp_path)
+    refused(
+        res, f"campaign sandbox: cannot listen on {host}:0: ", code=1, prefix="campaign sandbox"
+    )
+
+
 # ---- sandbox --config ------------------------------------------------------------------
 
 
@@ -264,15 +323,61 @@ def test_sandbox_bad_config(tmp_path: Path, fixture: str, needle: str) -> None:
     refused(res, f"campaign sandbox: sandbox.yaml: {needle}", prefix="campaign sandbox: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/sandbox/loader.py load_sandbox_config catches only OSError around "
-    "read_text(encoding='utf-8'): a non-UTF-8 file is a UnicodeDecodeError traceback",
-)
 def test_sandbox_config_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "sandbox.yaml").write_bytes(b"health: AVAILABLE # caf\xe9\n")
     res = cli("sandbox", "--config", "sandbox.yaml", "--port", "0", dsn=None, cwd=tmp_path)
-    refused(res, "campaign sandbox: sandbox.yaml: ", prefix="campaign sandbox: ")
+    refused(res, "campaign sandbox: sandbox.yaml: not UTF-8 text", prefix="campaign sandbox: ")
+
+
+# The sandbox's config is read by the same safe reader as a spec or a profile.
+SANDBOX_YAML = {
+    "billion-laughs": ("billion-laughs.yaml", "line 2: anchors and aliases"),
+    "duplicate-key": ("duplicate-key.yaml", "line 4: duplicate key"),
+    "tab": ("tab-indent.yaml", "line 3: invalid YAML"),
+}
+
+
+@pytest.mark.parametrize(("fixture", "needle"), list(SANDBOX_YAML.values()), ids=list(SANDBOX_YAML))
+def test_sandbox_config_unsafe_yaml(
+    tmp_path: Path, in_process: InProcess, fixture: str, needle: str
+) -> None:
+    shutil.copy(FIXTURES / fixture, tmp_path / "sandbox.yaml")
+    res = in_process("sandbox", "--config", "sandbox.yaml", "--port", "0", dsn=None, cwd=tmp_path)
+    refused(res, f"campaign sandbox: sandbox.yaml: {needle}", prefix="campaign sandbox: ")
+
+
+def test_sandbox_config_too_large(tmp_path: Path, in_process: InProcess) -> None:
+    (tmp_path / "sandbox.yaml").write_text("# padding\n" * 200_000)
+    res = in_process("sandbox", "--config", "sandbox.yaml", "--port", "0", dsn=None, cwd=tmp_path)
+    refused(res, "campaign sandbox: sandbox.yaml: file is larger than", prefix="campaign sandbox: ")
+
+
+@pytest.mark.parametrize("name", ["", " "], ids=["empty", "blank"])
+def test_sandbox_config_empty_name(tmp_path: Path, in_process: InProcess, name: str) -> None:
+    # An empty --config used to mean "no file": the defaults, silently.
+    res = in_process("sandbox", "--config", name, "--port", "0", dsn=None, cwd=tmp_path)
+    refused(res, "campaign sandbox: --config: expected a file name", prefix="campaign sandbox: ")
+
+
+SANDBOX_USAGE = {
+    "unknown-flag": (["--colour"], "unrecognized arguments: --colour"),
+    "port-text": (["--port", "http"], "argument --port: invalid int value: 'http'"),
+    "seed-missing": (["--seed"], "argument --seed: expected one argument"),
+}
+
+
+@pytest.mark.parametrize(("args", "needle"), list(SANDBOX_USAGE.values()), ids=list(SANDBOX_USAGE))
+def test_sandbox_usage_error_is_one_line(
+    tmp_path: Path, in_process: InProcess, args: list[str], needle: str
+) -> None:
+    res = in_process("sandbox", *args, dsn=None, cwd=tmp_path)
+    line = refused(res, f"campaign sandbox: error: {needle}", prefix="campaign sandbox: ")
+    assert line.endswith("(see campaign sandbox --help)")
+
+
+def test_sandbox_usage_error_as_a_process(tmp_path: Path) -> None:
+    res = cli("sandbox", "--port", "http", dsn=None, cwd=tmp_path)
+    refused(res, "campaign sandbox: error: argument --port", prefix="campaign sandbox: ")
 
 
 # ---- argparse usage errors -------------------------------------------------------------

@@ -91,11 +91,6 @@ def test_unusable_database_url(
     no_password(res.stderr + res.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/db/pool.py describe_dsn calls urlsplit(...).port, which raises ValueError "
-    "for a port out of range or not a number and for a broken IPv6 host: a traceback, exit 1",
-)
 @pytest.mark.parametrize(
     "url",
     [
@@ -111,11 +106,6 @@ def test_malformed_database_url(tmp_path: Path, url: str) -> None:
     no_password(res.stderr + res.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/db/pool.py describe_dsn keeps the whole text of a URL without '://' "
-    "(a libpq key=value string), password included, in the error message",
-)
 def test_key_value_dsn_password_is_not_printed(tmp_path: Path) -> None:
     res = cli("status", dsn=f"host=127.0.0.1 port=1 password={PASSWORD}", cwd=tmp_path)
     refused(res, "campaign: error: cannot connect to", code=3)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from tests.badinput.kit import (
@@ -20,9 +23,11 @@ from tests.badinput.kit import (
     DELETE,
     FIXTURES,
     PHONES,
+    SEEDED,
     InProcess,
     all_counts,
     base_spec,
+    message_states,
     refused,
     spec_with,
     write_spec,
@@ -30,6 +35,14 @@ from tests.badinput.kit import (
 from tests.helpers import CliResult, cli, fetch, run_isolated
 
 ENV = {API_KEY_ENV: API_KEY}
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 def run_spec(
@@ -417,6 +430,35 @@ def test_bad_field_as_a_process(
     assert unchanged
 
 
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"template.components.body": ["y" * 100_000, "x"]}, "is 100000 characters (max 1024)"),
+        ({"template.components.body": ["{{" + "a" * 200_000, "x"]}, "bad placeholder in '{{aa"),
+        (
+            {
+                "template.components.buttons": [
+                    {"sub_type": "url", "index": 0, "params": ["z" * 5000]}
+                ]
+            },
+            "buttons[0].params[0]: is 5000 characters",
+        ),
+        ({"template.language": "e" * 3000}, "template.language: not a language code: 'eee"),
+    ],
+    ids=["parameter", "placeholder", "button-param", "language"],
+)
+def test_a_huge_value_is_quoted_as_a_short_excerpt(
+    seeded_dsn: str, tmp_path: Path, in_process: InProcess, changes: dict[str, Any], needle: str
+) -> None:
+    # The error names the field and shows the first 40 characters and the length, not the
+    # whole value (the CLI's 1,000-character cut is only the last resort).
+    path = write_spec(tmp_path, spec_with(changes))
+    res, unchanged = run_spec(seeded_dsn, tmp_path, path.name, runner=in_process)
+    line = refused(res, "campaign: error: spec.yaml: template.", needle, "characters)")
+    assert len(line) < 250, line[:300]
+    assert unchanged
+
+
 def test_inline_profile_unknown_field_in_a_flow_mapping_names_the_field(
     seeded_dsn: str, tmp_path: Path, in_process: InProcess
 ) -> None:
@@ -564,11 +606,6 @@ def test_a_dotenv_file_given_as_spec_or_profile_is_not_echoed(
 # ---- the database side -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/run/job.py _prepare upserts the portfolio and channel (ensure_channel) "
-    "before it looks the audience up, so a refused spec leaves those rows behind",
-)
 def test_audience_that_does_not_exist_changes_nothing(db_dsn: str, tmp_path: Path) -> None:
     path = write_spec(tmp_path, spec_with({"audience": "no-such-list"}))
     res, unchanged = run_spec(db_dsn, tmp_path, path.name)
@@ -600,12 +637,54 @@ def test_dry_run_prints_json_sends_nothing_changes_nothing(seeded_dsn: str, tmp_
     assert rows == []
 
 
-def test_dry_run_of_an_unknown_audience_says_so(seeded_dsn: str, tmp_path: Path) -> None:
+def test_dry_run_of_an_unknown_audience_is_refused(seeded_dsn: str, tmp_path: Path) -> None:
+    # The dry run refuses what the run would: same line, same exit code.
     path = write_spec(tmp_path, spec_with({"audience": "no-such-list"}))
     res, unchanged = run_spec(seeded_dsn, tmp_path, path.name, "--dry-run")
+    refused(res, "spec.yaml: audience: no audience named 'no-such-list'", "audience import")
+    assert unchanged
+
+
+def test_dry_run_on_a_database_without_schema(tmp_path: Path, pg_admin_dsn: str) -> None:
+    # A dry run does not migrate: on a fresh database there is no audience to find.
+    name = f"ce_bad_empty_{uuid.uuid4().hex[:10]}"
+    run_isolated(_admin(pg_admin_dsn, f'CREATE DATABASE "{name}"'))
+    try:
+        dsn = urlunsplit(urlsplit(pg_admin_dsn)._replace(path="/" + name))
+        path = write_spec(tmp_path, base_spec())
+        res, unchanged = run_spec(dsn, tmp_path, path.name, "--dry-run")
+        refused(res, f"spec.yaml: audience: no audience named '{AUDIENCE}'")
+        assert unchanged and all_counts(dsn) == {}
+    finally:
+        run_isolated(_admin(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# The seeded campaign was started with another spec; a new channel name makes a write
+# before the refusal visible in the row counts.
+CHANGED = {"name": SEEDED, "channel.name": "other-channel"}
+
+
+@pytest.mark.parametrize("dry", [False, True], ids=["run", "dry-run"])
+def test_changed_spec_without_force_new_changes_nothing(
+    seeded_dsn: str, tmp_path: Path, dry: bool
+) -> None:
+    before = run_isolated(message_states(seeded_dsn))
+    path = write_spec(tmp_path, spec_with(CHANGED))
+    args = [path.name, "--dry-run"] if dry else [path.name]
+    res, unchanged = run_spec(seeded_dsn, tmp_path, *args)
+    refused(res, f"spec.yaml: campaign '{SEEDED}' was started with a different spec", "--force-new")
+    assert unchanged
+    assert run_isolated(message_states(seeded_dsn)) == before
+    rows = run_isolated(fetch(seeded_dsn, "SELECT state FROM campaigns WHERE name = $1", SEEDED))
+    assert [r["state"] for r in rows] == ["completed"]
+
+
+def test_dry_run_with_force_new_says_it_replaces(seeded_dsn: str, tmp_path: Path) -> None:
+    path = write_spec(tmp_path, spec_with(CHANGED))
+    res, unchanged = run_spec(seeded_dsn, tmp_path, path.name, "--dry-run", "--force-new")
     assert res.code == 0, res.stderr
     out = json.loads(res.stdout)
-    assert (out["audience_found"], out["recipients"], out["sends"]) == (False, 0, 0)
+    assert (out["replaces_campaign"], out["sends"]) == (True, 0)
     assert unchanged
 
 

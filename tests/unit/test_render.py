@@ -24,6 +24,7 @@ from engine.core.render import (
     TextParam,
     build_message_body,
     compile_template,
+    excerpt,
     render_template,
     text_problem,
 )
@@ -312,6 +313,41 @@ def test_compile_errors(template: TemplateSpec, message: str) -> None:
         compile_template(template, where="x.yaml")
     assert str(info.value).startswith(message), str(info.value)
     assert "\n" not in str(info.value)
+
+
+HUGE = "A" * 100_000 + "Z"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (spec(body=(TextParam(text=HUGE),)), "body[0]: is 100001 characters (max 1024): 'AAA"),
+        (spec(body=(TextParam(text=HUGE + "{{x"),)), "body[0]: bad placeholder in 'AAA"),
+        (spec(body=(TextParam(text=HUGE + "\n{{x}}"),)), "body[0]: contains a newline or tab"),
+        (spec(name=HUGE.lower()), "template.name: must match"),
+        (spec(language=HUGE), "template.language: not a language code: 'AAA"),
+        (
+            spec(buttons=(ButtonSpec(sub_type="url", index=0, params=(HUGE,)),)),
+            "buttons[0].params[0]: is 100001 characters",
+        ),
+    ],
+    ids=["text", "placeholder", "newline", "name", "language", "button"],
+)
+def test_compile_error_quotes_a_huge_value_as_an_excerpt(
+    template: TemplateSpec, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        compile_template(template, where="x.yaml")
+    text = str(info.value)
+    assert message in text, text[:300]
+    assert "Z" not in text.removeprefix("x.yaml: template.")  # the value's tail is not shown
+    assert len(text) < 200, text[:300]
+
+
+def test_excerpt() -> None:
+    assert excerpt("short") == "'short'"
+    assert excerpt("x" * 40) == repr("x" * 40)
+    assert excerpt("ab\n" * 30) == repr(("ab\n" * 30)[:40]) + "\u2026 (90 characters)"
 
 
 def test_build_message_body_callback_limit() -> None:
