@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import orjson
 
+from engine.commands.arguments import check_name
 from engine.commands.database import open_db
 from engine.config.loader import show
-from engine.config.profile import NAME_PATTERN
 from engine.core.phones import known_region
-from engine.db import audiences, campaigns
+from engine.db import audiences, campaigns, holds
 from engine.db.migrate import migrate
 from engine.errors import ConfigError, InputError
 from engine.importer import ImportResult, iter_chunks, read_header
@@ -35,12 +34,7 @@ async def db_migrate(_args: argparse.Namespace) -> int:
 async def audience_import(args: argparse.Namespace) -> int:
     # Everything that can be checked without the database is checked first: bad input
     # changes nothing.
-    if not re.fullmatch(NAME_PATTERN, args.name):
-        raise InputError(
-            "audience name",
-            None,
-            f"must be 1-64 of a-z 0-9 . _ - starting with a letter or digit, got {show(args.name)}",
-        )
+    check_name(args.name, "audience name")
     path = Path(args.file)
     if not path.exists():  # noqa: ASYNC240 - one stat before anything runs concurrently
         raise InputError(str(path), None, "no such file")
@@ -77,9 +71,17 @@ async def audience_import(args: argparse.Namespace) -> int:
 
 
 async def status(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        check_name(args.name, "campaign name")
     async with open_db() as conn:
         rows = await campaigns.list_campaigns(conn, args.name)
         auds = await audiences.list_audiences(conn) if args.name is None else []
+        for row in rows:
+            row["holds"] = [
+                {"scope": h.scope, "reason": h.reason, "source": h.source,
+                 "remaining_s": h.remaining_s}
+                for h in await holds.covering(conn, row["id"])
+            ]  # fmt: skip
     if args.name is not None and not rows:
         raise ConfigError(args.name, None, "no such campaign")
     _print_json({"campaigns": rows, "audiences": auds})

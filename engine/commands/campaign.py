@@ -12,9 +12,10 @@ from pathlib import Path
 import orjson
 
 from engine import logs
+from engine.commands.arguments import check_name
 from engine.commands.database import open_db
 from engine.core.states import CampaignState, allowed_sources
-from engine.db import campaigns, reports
+from engine.db import campaigns, holds, reports
 from engine.db.pool import resolve_dsn
 from engine.errors import CampaignStateError, ConfigError, InputError
 from engine.report import build_report, format_report
@@ -68,7 +69,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from engine.run.dryrun import dry_run
 
-        return await dry_run(settings)
+        return await dry_run(settings, force_new=args.force_new)
     job = CampaignJob(settings, dsn=resolve_dsn(), force_new=args.force_new)
     result = await job.run()
     async with open_db(apply_migrations=False) as conn:
@@ -79,6 +80,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def lifecycle(args: argparse.Namespace) -> int:
+    check_name(args.name, "campaign name")
     target = {
         "pause": CampaignState.PAUSED,
         "resume": CampaignState.RUNNING,
@@ -100,17 +102,30 @@ async def lifecycle(args: argparse.Namespace) -> int:
         if args.verb == "resume" and row["state"] == CampaignState.PAUSED:
             # Resumed while no job runs: the next `campaign run` continues it.
             sources = (CampaignState.PAUSED,)
-        changed = await campaigns.set_state_by_name(conn, args.name, target, reason, sources)
-        if changed is None:
-            raise CampaignStateError(
-                f"campaign {args.name!r} is {row['state']}; cannot {args.verb} it"
-            )
-    logs.get_logger("engine.cli").info(f"campaign_{args.verb}_requested", campaign=args.name)
-    print(orjson.dumps({"campaign": args.name, "state": target}).decode())
+        lifted: list[tuple[int, str, str]] = []
+        async with conn.transaction():
+            changed = await campaigns.set_state_by_name(conn, args.name, target, reason, sources)
+            if changed is None:
+                raise CampaignStateError(
+                    f"campaign {args.name!r} is {row['state']}; cannot {args.verb} it"
+                )
+            if args.verb == "resume":
+                # The operator has looked: the channel/portfolio/template holds that stopped
+                # this campaign go too (other campaigns they paused stay paused until resumed).
+                lifted = await holds.lift_for_campaign(conn, changed, by="campaign resume")
+    log = logs.get_logger("engine.cli")
+    for hold_id, scope, why in lifted:
+        log.info("hold_lifted", campaign=args.name, hold=hold_id, scope=scope, reason=why)
+    log.info(f"campaign_{args.verb}_requested", campaign=args.name)
+    out: dict[str, object] = {"campaign": args.name, "state": target}
+    if lifted:
+        out["holds_lifted"] = [{"scope": scope, "reason": why} for _, scope, why in lifted]
+    print(orjson.dumps(out).decode())
     return 0
 
 
 async def retry(args: argparse.Namespace) -> int:
+    check_name(args.name, "campaign name")
     codes = parse_codes(args.codes)
     after_s = parse_duration(args.after, "--after") if args.after is not None else None
     async with open_db() as conn:
@@ -131,6 +146,7 @@ async def retry(args: argparse.Namespace) -> int:
 
 
 async def report(args: argparse.Namespace) -> int:
+    check_name(args.name, "campaign name")
     if args.csv is not None and not args.csv.strip():
         raise InputError("--csv", None, "expected a file name")
     async with open_db() as conn:

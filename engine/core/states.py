@@ -207,3 +207,16 @@ def allowed_sources(new: MessageState | CampaignState) -> tuple[str, ...]:
     """
     edges = _EDGES[_kind_of(new)]
     return tuple(sorted(src for src, targets in edges.items() if new.value in targets))
+
+
+def final_campaign_state(*, accepted: int, failed: int) -> CampaignState:
+    """The state a campaign ends in once no row is open.
+
+    ``FAILED`` when sends were attempted and not one was accepted (every row failed, by
+    permanent errors, spent retries or render errors): the usual cause is the spec, the
+    template or the account, and ``completed`` would hide it. Anything accepted, or nothing
+    to send at all (every recipient suppressed), is ``COMPLETED``.
+    """
+    if accepted == 0 and failed > 0:
+        return CampaignState.FAILED
+    return CampaignState.COMPLETED

@@ -127,6 +127,7 @@ class QualityUpdate:
     display_phone_number: str | None
     event: str | None
     limit_str: str | None
+    rating: str | None = None  # a quality rating if the body carries one (GREEN/YELLOW/RED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,7 @@ class _Parser:
                     display_phone_number=_str(value.get("display_phone_number")),
                     event=_upper(value.get("event")),
                     limit_str=_limit(value),
+                    rating=_rating(value),
                 )
             )
         elif name == "business_capability_update":
@@ -457,6 +459,22 @@ def _str(raw: object) -> str | None:
 def _upper(raw: object) -> str | None:
     text = _str(raw)
     return text.upper() if text is not None else None
+
+
+_RATING_KEYS: Final = ("quality_rating", "quality_score", "current_quality", "new_quality_score")
+
+
+def _rating(value: Mapping[str, object]) -> str | None:
+    """A quality rating in a ``phone_number_quality_update`` body, if any (field names vary
+    between sources: UNVERIFIED in the reference, so every known spelling is read)."""
+    for key in _RATING_KEYS:
+        raw = value.get(key)
+        if isinstance(raw, Mapping):  # e.g. {"score": "RED"}
+            raw = raw.get("score")
+        rating = _upper(raw)
+        if rating is not None:
+            return rating
+    return None
 
 
 def _int(raw: object) -> int | None:

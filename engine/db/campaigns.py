@@ -172,3 +172,12 @@ async def blocking_template_status(conn: asyncpg.Connection, name: str) -> async
     """The campaign template's PAUSED/DISABLED announcement, if that is its latest status."""
     row: asyncpg.Record | None = await conn.fetchrow(Q.blocking_template_status, name)
     return row
+
+
+async def verdict(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int
+) -> tuple[int, int, str]:
+    """(rows accepted, rows failed, the top failure causes) of a campaign with no open row."""
+    row = await conn.fetchrow(Q.campaign_verdict, campaign_id)
+    assert row is not None
+    return int(row["accepted"]), int(row["failed"]), row["causes"] or ""

@@ -211,30 +211,41 @@ async def opt_out_payloads(conn: asyncpg.Connection) -> list[str]:
     return [r["payload"] for r in await conn.fetch(Q.list_opt_out_payloads)]
 
 
-async def recent_template_drops(
-    conn: asyncpg.Connection, dropped: Sequence[int], window_s: float
-) -> list[tuple[str, str, int]]:
-    """Record one 132015 failure per entry of ``dropped`` (campaign ids, repeats allowed);
-    return (template, portfolio, failures within the window) for those campaigns' templates."""
-    await conn.execute(Q.insert_template_drops, list(dropped))
-    rows = await conn.fetch(Q.count_recent_template_drops, sorted(set(dropped)), window_s)
-    return [(r["template_name"], r["portfolio"], r["n"]) for r in rows]
+@dataclass(frozen=True, slots=True)
+class FailureCount:
+    """Recent failed statuses of one campaign with one code (see ``recent_status_failures``)."""
+
+    code: int
+    campaign_id: int
+    channel: str
+    portfolio: str
+    template: str
+    n: int
 
 
-async def pause_template_campaigns(
-    conn: asyncpg.Connection,
-    template: str,
-    *,
-    portfolio: str | None,
-    reason: str,
-    from_states: Sequence[str],
-) -> list[str]:
-    """Pause the campaigns (of ``portfolio``; ``None`` = all) sending ``template`` in any
-    language; returns their names."""
-    rows = await conn.fetch(
-        Q.pause_template_campaigns, template, portfolio, reason, list(from_states)
+async def add_status_failures(
+    conn: asyncpg.Connection, failures: Sequence[tuple[int, int]]
+) -> None:
+    """Record (campaign id, error code) of failed statuses that count towards a burst."""
+    await conn.execute(
+        Q.insert_status_failures, [c for c, _ in failures], [code for _, code in failures]
     )
-    return [r["name"] for r in rows]
+
+
+async def recent_status_failures(
+    conn: asyncpg.Connection, campaign_ids: Sequence[int], codes: Sequence[int], window_s: float
+) -> list[FailureCount]:
+    """Failures with ``codes`` within the window, across the portfolios of ``campaign_ids``,
+    not yet counted into a burst hold."""
+    rows = await conn.fetch(
+        Q.count_recent_status_failures, sorted(set(campaign_ids)), window_s, sorted(set(codes))
+    )
+    return [
+        FailureCount(
+            r["code"], r["campaign_id"], r["channel"], r["portfolio"], r["template_name"], r["n"]
+        )
+        for r in rows
+    ]
 
 
 async def record_template_status(

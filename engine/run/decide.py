@@ -48,9 +48,13 @@ class Throttle:
 
 @dataclass(frozen=True, slots=True)
 class Pause:
+    """Stop sending for ``scope`` (a ``PauseScope`` value): untimed (``pause_s`` None) until
+    resumed, or timed. ``source`` names what decided it (``send_error``, ``health``, ...)."""
+
     scope: str
     reason: str
     pause_s: float | None = None
+    source: str = "send_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,19 @@
 """The campaign job: the supervisor that owns every task of one ``campaign run``.
 
-Order of work: open the pool and migrate; upsert channel/portfolio; find or create the
-campaign (a changed spec is refused unless ``force_new``); materialize the outbox once;
-take the channel lease (waiting as a standby while another live job holds it); mark the
-previous holder's in-flight rows ``unknown``; then run producer, pacer, sender workers and
-recorder under a control loop that polls the campaign's state (pause/resume/cancel from
-another shell take effect within ``CONTROL_TICK_S``), renews the lease, logs progress and
-decides completion.
+Order of work: open the pool and migrate; check the spec against the database (no such
+audience, a changed spec without ``force_new``: refused before any write); upsert
+channel/portfolio; find or create the campaign; materialize the outbox once; refuse to
+start while an untimed hold covers the campaign; take the channel lease (waiting as a
+standby while another live job holds it); mark the previous holder's in-flight rows
+``unknown``; then run producer, pacer, sender workers and recorder under a control loop
+that polls the campaign's state and the holds covering it (pause/resume/cancel from
+another shell, and a hold placed by another job or by a webhook, take effect within
+``CONTROL_TICK_S``), renews the lease, logs progress and decides completion: ``completed``,
+or ``failed`` (exit 5) when not one send was accepted.
+
+Pauses: a pause-scope error becomes a hold of its scope (``engine.core.holds``): an
+untimed one pauses every running campaign it covers, a timed one (131057) makes every job
+it covers wait (state ``throttled``) and resume by itself.
 
 SIGINT/SIGTERM: stop claiming, release queued rows, let in-flight requests finish, record
 their outcomes, release the lease, leave the campaign ``paused`` (reason ``interrupted``)
@@ -30,12 +37,14 @@ from typing import Any
 import asyncpg
 
 from engine.core import pacing
-from engine.core.states import CampaignState, allowed_sources
-from engine.db import budget, campaigns, outbox
+from engine.core.codes import PauseScope
+from engine.core.holds import hold_key
+from engine.core.states import CampaignState, allowed_sources, final_campaign_state
+from engine.db import budget, campaigns, holds, outbox
 from engine.db.migrate import migrate
 from engine.db.outbox import ClaimedRow
 from engine.db.pool import create_pool
-from engine.errors import CampaignStateError, ConfigError
+from engine.errors import CampaignStateError
 from engine.logs import get_logger
 from engine.run.decide import Decider, Effect, Pause, Suppress, Throttle
 from engine.run.health import check_health
@@ -99,7 +108,18 @@ class CampaignJob:
     # ---- setup -------------------------------------------------------------------------
 
     async def _prepare(self, conn: asyncpg.Connection) -> int:
+        """Check the spec against the database, then write: every refusal (no such
+        audience, a changed spec without ``force_new``, a changed audience) is raised by
+        ``check_run`` before the first row is written, so a refused run changes nothing."""
         await migrate(conn)
+        check = await campaigns.check_run(
+            conn,
+            where=self.s.spec_path,
+            name=self.s.name,
+            audience=self.s.audience,
+            spec_hash=self.s.spec_hash,
+            force_new=self._force_new,
+        )
         await campaigns.ensure_channel(
             conn,
             name=self.s.channel,
@@ -107,23 +127,8 @@ class CampaignJob:
             base_url=self.s.base_url,
             tier_limit=self.s.tier_limit,
         )
-        audience_id = await campaigns.find_audience_id(conn, self.s.audience)
-        if audience_id is None:
-            raise ConfigError(
-                self.s.spec_path,
-                "audience",
-                f"no audience named {self.s.audience!r}; import one with "
-                f"`campaign audience import {self.s.audience} FILE.csv`",
-            )
-        row = await campaigns.find_campaign(conn, self.s.name)
-        if row is not None and row["spec_hash"] != self.s.spec_hash:
-            if not self._force_new:
-                raise ConfigError(
-                    self.s.spec_path,
-                    None,
-                    f"campaign {self.s.name!r} was started with a different spec; run it "
-                    "with the original spec, or pass --force-new to start a new campaign",
-                )
+        row = check.existing
+        if row is not None and check.replace:
             await campaigns.archive_campaign(conn, row["id"])
             log.info("campaign_archived", campaign=self.s.name, old_id=row["id"])
             row = None
@@ -134,14 +139,12 @@ class CampaignJob:
                 spec=self.s.spec_json,
                 spec_hash=self.s.spec_hash,
                 channel=self.s.channel,
-                audience_id=audience_id,
+                audience_id=check.audience_id,
                 template=(self.s.template_name, self.s.template_language),
             )
         else:
             campaign_id = int(row["id"])
-            if row["audience_id"] != audience_id:
-                raise ConfigError(self.s.spec_path, "audience", "audience changed since start")
-        inserted = await campaigns.materialize(conn, campaign_id, audience_id)
+        inserted = await campaigns.materialize(conn, campaign_id, check.audience_id)
         if inserted:
             log.info("outbox_materialized", campaign=self.s.name, rows=inserted)
         return campaign_id
@@ -155,6 +158,21 @@ class CampaignJob:
             raise CampaignStateError(
                 f"campaign {self.s.name!r} is paused ({reason}); "
                 f"run `campaign resume {self.s.name}` first"
+            )
+        held = [h for h in await holds.covering(conn, campaign_id) if h.remaining_s is None]
+        if held:
+            # A channel, portfolio or template hold placed while this campaign was not
+            # running (another campaign's error, a quality or account webhook).
+            await campaigns.set_state(
+                conn,
+                campaign_id,
+                CampaignState.PAUSED,
+                held[0].reason,
+                allowed_sources(CampaignState.PAUSED),
+            )
+            raise CampaignStateError(
+                f"campaign {self.s.name!r} is held ({held[0].scope}: {held[0].reason}); "
+                f"fix the cause, then run `campaign resume {self.s.name}`"
             )
         return None
 
@@ -319,6 +337,7 @@ class CampaignJob:
             # Rows released during the final drain went back to pending: cancel them too.
             await outbox.cancel_pending(pool, campaign_id)
         summary = await progress.final(state)
+        # 5: the campaign failed (every send refused) or the job lost its lease.
         exit_code = 0 if state in ("completed", "paused", "cancelled") else 5
         log.info(f"campaign_{state}" if state != "paused" else "campaign_paused", **summary)
         return JobResult(campaign_id, state, exit_code)
@@ -373,8 +392,7 @@ class CampaignJob:
         """Run until the campaign completes, is cancelled, or the job is told to stop."""
         lease_every_s = self.s.lease_ttl_s / 3
         last_lease = last_unknown = time.monotonic()
-        paused = throttled = False
-        hold_until: float | None = None
+        paused = throttled = held = False
         last_health = time.monotonic()
         while True:
             dead = [t for t in self._tasks if t.done()]
@@ -406,7 +424,9 @@ class CampaignJob:
                 last_health = now
                 health = await check_health(self._client, self.s.name)
                 if health.blocked:
-                    self._on_effect(Pause("channel", health.reason), pacer, sender, producer)
+                    self._on_effect(
+                        Pause("channel", health.reason, source="health"), pacer, sender, producer
+                    )
             if self._suppress:
                 batch, self._suppress = self._suppress, []
                 await campaigns.add_suppressions(
@@ -414,50 +434,7 @@ class CampaignJob:
                 )
             if self._pending_pause is not None:
                 pause, self._pending_pause = self._pending_pause, None
-                if pause.pause_s is not None:
-                    # Timed (e.g. 131057 maintenance): hold the channel, resume by itself.
-                    hold_until = now + pause.pause_s
-                    log.warning(
-                        "channel_held",
-                        campaign=self.s.name,
-                        reason=pause.reason,
-                        hold_s=pause.pause_s,
-                    )
-                    await campaigns.set_state(
-                        pool,
-                        campaign_id,
-                        CampaignState.THROTTLED,
-                        pause.reason,
-                        allowed_sources(CampaignState.THROTTLED),
-                    )
-                else:
-                    await campaigns.set_state(
-                        pool,
-                        campaign_id,
-                        CampaignState.PAUSED,
-                        pause.reason,
-                        allowed_sources(CampaignState.PAUSED),
-                    )
-                    log.warning(
-                        "campaign_paused",
-                        campaign=self.s.name,
-                        reason=pause.reason,
-                        scope=pause.scope,
-                    )
-            if hold_until is not None:
-                if now < hold_until:
-                    await asyncio.sleep(CONTROL_TICK_S)
-                    continue
-                hold_until = None
-                await campaigns.set_state(
-                    pool,
-                    campaign_id,
-                    CampaignState.RUNNING,
-                    None,
-                    allowed_sources(CampaignState.RUNNING),
-                )
-                producer.claiming = sender.sending = True
-                log.info("channel_hold_ended", campaign=self.s.name)
+                await self._place_hold(pool, campaign_id, pause)
             state, reason = await campaigns.get_state(pool, campaign_id)
             if state == CampaignState.CANCELLED:
                 producer.claiming = sender.sending = False
@@ -476,6 +453,16 @@ class CampaignJob:
                 paused = False
                 producer.claiming = sender.sending = True
             if not paused:
+                new_held = await self._holds_state(pool, campaign_id, held)
+                if new_held != held:
+                    held, throttled = new_held, False
+                    producer.claiming = sender.sending = not held
+                    if held:
+                        await self._drain(pool, queue, sender, recorder)
+                if held:
+                    await progress.maybe_log(now, pacer.rate_per_s)
+                    await self._sleep_unless_stopped(CONTROL_TICK_S)
+                    continue
                 throttled = await self._budget_state(pool, campaign_id, producer, throttled)
                 new_rate = self._aimd_quiet(now)
                 if new_rate is not None and new_rate != pacer.rate_per_s:
@@ -484,16 +471,97 @@ class CampaignJob:
                     last_unknown = now
                     await outbox.resend_unknown(pool, campaign_id, self.s.unknown_grace_s)
                 if await self._finished(pool, campaign_id, queue, producer, sender, recorder):
-                    await campaigns.set_state(
-                        pool,
-                        campaign_id,
-                        CampaignState.COMPLETED,
-                        None,
-                        allowed_sources(CampaignState.COMPLETED),
-                    )
-                    return "completed"
+                    return await self._conclude(pool, campaign_id)
             await progress.maybe_log(now, pacer.rate_per_s)
             await self._sleep_unless_stopped(CONTROL_TICK_S)
+
+    async def _conclude(self, pool: asyncpg.Pool, campaign_id: int) -> str:
+        """No row is open: completed, or failed when not one send was accepted."""
+        accepted, failed, causes = await campaigns.verdict(pool, campaign_id)
+        final = final_campaign_state(accepted=accepted, failed=failed)
+        reason = None if final is CampaignState.COMPLETED else f"every send failed: {causes}"
+        await campaigns.set_state(pool, campaign_id, final, reason, allowed_sources(final))
+        if reason is not None:
+            log.error("campaign_failed_every_send", campaign=self.s.name, reason=reason)
+        return final.value
+
+    async def _place_hold(self, pool: asyncpg.Pool, campaign_id: int, pause: Pause) -> None:
+        """A pause effect becomes a hold of its scope: an untimed one pauses every running
+        campaign it covers (this one included; the state poll then drains), a timed one
+        (131057) is waited out by every job it covers."""
+        key = hold_key(
+            PauseScope(pause.scope),
+            campaign_id=campaign_id,
+            channel=self.s.channel,
+            portfolio=self.s.portfolio,
+            template=self.s.template_name,
+        )
+        placed = await holds.place(
+            pool, key, reason=pause.reason, source=pause.source, hold_s=pause.pause_s
+        )
+        log.warning(
+            "hold_placed",
+            campaign=self.s.name,
+            scope=key.scope.value,
+            key=key.describe(),
+            reason=pause.reason,
+            hold_s=pause.pause_s,
+            paused=placed.paused,
+        )
+        if pause.pause_s is None and not placed.paused:
+            # Not running in the database (a race with a state change): pause it directly.
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.PAUSED,
+                pause.reason,
+                allowed_sources(CampaignState.PAUSED),
+            )
+
+    async def _holds_state(self, pool: asyncpg.Pool, campaign_id: int, held: bool) -> bool:
+        """Apply the holds covering this campaign; True while a timed hold lasts.
+
+        An untimed hold that did not pause the campaign (placed while it was between
+        states) pauses it now; the next tick's state poll drains."""
+        active = await holds.covering(pool, campaign_id)
+        untimed = next((h for h in active if h.remaining_s is None), None)
+        if untimed is not None:
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.PAUSED,
+                untimed.reason,
+                allowed_sources(CampaignState.PAUSED),
+            )
+            return held
+        timed = next((h for h in active if h.remaining_s is not None), None)
+        if timed is not None and not held:
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.THROTTLED,
+                f"{timed.reason} (held {timed.scope}, resumes by itself)",
+                allowed_sources(CampaignState.THROTTLED),
+            )
+            log.warning(
+                "campaign_held",
+                campaign=self.s.name,
+                scope=timed.scope,
+                reason=timed.reason,
+                hold_s=round(timed.remaining_s or 0.0, 1),
+            )
+            return True
+        if timed is None and held:
+            await campaigns.set_state(
+                pool,
+                campaign_id,
+                CampaignState.RUNNING,
+                None,
+                allowed_sources(CampaignState.RUNNING),
+            )
+            log.info("campaign_hold_ended", campaign=self.s.name)
+            return False
+        return held
 
     async def _budget_state(
         self, pool: asyncpg.Pool, campaign_id: int, producer: Producer, throttled: bool

@@ -49,6 +49,7 @@ class Channel:
         "_pair_spacing_s",
         "api_key",
         "bucket",
+        "maintenance_until",
         "pairs",
         "phone_number",
         "phone_number_id",
@@ -71,6 +72,7 @@ class Channel:
         self.phone_number_id = config.phone_number_id or "1" + _digits(f"pnid:{api_key}", 14)
         self.bucket = TokenBucket(config.mps, max(1.0, config.mps * config.burst_s), now)
         self.pairs = PairLimiter(limits.pair_limit_s)
+        self.maintenance_until = 0.0  # sends fail with 131057 until then (clock seconds)
 
     def __repr__(self) -> str:
         return f"<Channel {self.phone_number} portfolio={self.portfolio.name} {self.bucket!r}>"
@@ -84,6 +86,7 @@ class Channel:
         cfg = self._config
         self.bucket = TokenBucket(cfg.mps, max(1.0, cfg.mps * cfg.burst_s), now)
         self.pairs = PairLimiter(self._pair_spacing_s)
+        self.maintenance_until = 0.0
 
 
 class Accounts:

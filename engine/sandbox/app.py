@@ -88,7 +88,8 @@ class SandboxState:
         self.health = self.config.health
 
     def apply(self, plan: EventPlan, channel: Channel) -> None:
-        """Carry out an event's state change (template status, opt-out, tier, health)."""
+        """Carry out an event's state change (template status, opt-out, tier, maintenance,
+        health)."""
         effect = plan.effect
         if not effect:
             return
@@ -99,6 +100,10 @@ class SandboxState:
                 self.gateway.opted_out.add(effect[1])
             else:
                 self.gateway.opted_out.discard(effect[1])
+        elif effect[0] == "maintenance":
+            channel.maintenance_until = self.clock() + effect[1]
+            if effect[2:4] and effect[2] == "tier":
+                channel.portfolio.tier.limit = effect[3]
         elif effect[0] == "tier":
             channel.portfolio.tier.limit = effect[1]
         elif effect[0] == "health":

@@ -17,8 +17,10 @@ webhook destination are used; without it the default destination is used):
                            DISABLED: 132016; REINSTATED/APPROVED: sendable again)
 ``phone_number_quality``   ``event`` (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE,
                            THROUGHPUT_UPGRADE, ONBOARDING), ``limit``? (TIER_250 ..
-                           TIER_UNLIMITED) → ``phone_number_quality_update`` (limit
-                           sets the portfolio tier)
+                           TIER_UNLIMITED), ``maintenance_s``? → ``phone_number_quality_
+                           update`` (limit sets the portfolio tier; THROUGHPUT_UPGRADE
+                           puts the number in maintenance: sends fail with 131057 for
+                           ``maintenance_s``, default 60, as Meta does for up to a minute)
 ``account_update``         ``event``, any extra fields (``restriction_info``,
                            ``ban_info``, ...) → ``account_update``
 ``health_status``          ``value`` AVAILABLE|LIMITED|BLOCKED → no webhook; changes
@@ -43,6 +45,8 @@ _QUALITY_EVENTS: Final = frozenset(
     {"FLAGGED", "UNFLAGGED", "UPGRADE", "DOWNGRADE", "THROUGHPUT_UPGRADE", "ONBOARDING"}
 )
 _SENDABLE_AGAIN: Final = frozenset({"REINSTATED", "APPROVED"})
+#: Seconds a number stays in maintenance (131057) after THROUGHPUT_UPGRADE ("up to 1 min").
+MAINTENANCE_S: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +171,15 @@ def build_event(
         envelope = payloads.waba_envelope(
             waba_id=channel.waba_id, time_s=ts, field="phone_number_quality_update", value=value
         )
-        return EventPlan(
-            "phone_number_quality_update", envelope, ("tier", TIERS[limit]) if limit else ()
-        )
+        change: tuple[Any, ...] = ("tier", TIERS[limit]) if limit else ()
+        if event == "THROUGHPUT_UPGRADE":
+            seconds = data.get("maintenance_s", MAINTENANCE_S)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ValueError("maintenance_s must be a number of seconds")
+            if not 0 <= seconds <= 600:
+                raise ValueError("maintenance_s must be between 0 and 600")
+            change = ("maintenance", float(seconds), *change)
+        return EventPlan("phone_number_quality_update", envelope, change)
     if kind == "account_update":
         event = _text(data, "event")
         extra = {k: v for k, v in data.items() if k not in ("type", "event", "api_key")}

@@ -137,6 +137,8 @@ class Gateway:
         if not isinstance(req, SendRequest):
             return self._reject(rng, req.code, req.details, delay_s)
         wa_id = req.wa_id
+        if now < channel.maintenance_until:
+            return self._reject(rng, 131057, None, delay_s)
         if not channel.bucket.try_take(now):
             return self._reject(rng, 130429, None, delay_s, self._throughput_status)
         if not channel.pairs.allowed(wa_id, now):

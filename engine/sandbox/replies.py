@@ -29,6 +29,7 @@ TITLES: Final[dict[int, str]] = {
     "marketing messages on WhatsApp from your business.",
     131051: "Unsupported message type",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Business Account is in maintenance mode",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
     132012: "Parameter format does not match format in the created template",
@@ -50,6 +51,8 @@ DETAILS: Final[dict[int, str]] = {
     131050: "The recipient has stopped marketing messages from this business.",
     131056: "Too many messages sent from this phone number to the same phone number in a "
     "short period of time.",
+    131057: "The WhatsApp Business Account is in maintenance mode, e.g. while its throughput "
+    "is being upgraded.",
     132015: "Template is paused due to low quality so it cannot be sent in a template message.",
     132016: "Template has been paused too many times due to low quality and is now "
     "permanently disabled.",

@@ -33,27 +33,30 @@ from typing import Any
 
 import asyncpg
 
+from engine.core import holds as decide_hold
 from engine.core.budget import parse_tier_strict
-from engine.core.states import CampaignState
+from engine.core.codes import PauseScope
+from engine.core.holds import HoldKey, Lift, Place, hold_key
 from engine.core.webhook import TemplateStatusUpdate
+from engine.db import holds
 from engine.db import webhooks as store
 from engine.logs import get_logger
 from engine.webhooks.settings import CorrelatorSettings
 from engine.webhooks.work import (
     Governance,
     Work,
+    burst_scope,
     clean,
     clean_json,
     collect,
-    pauses_template,
     suppresses,
 )
 
 log = get_logger("engine.webhooks.correlator")
 
-_PAUSABLE = [CampaignState.RUNNING.value, CampaignState.THROTTLED.value]
-_TEMPLATE_PAUSE_EVENTS = frozenset({"PAUSED", "DISABLED"})
 _PROGRESS_EVERY_S = 10.0
+# The holds an ending event lifts: REINSTATED also ends a 132015 burst hold of the template.
+_LIFTED_BY = {"template_status": ("template_status", "status_burst"), "quality": ("quality",)}
 # Errors a row's content can cause (bad value, constraint, oversized entry, a parser bug):
 # isolate the row. Anything else (connection, schema, permissions) is systemic: back off.
 _POISON = (
@@ -68,8 +71,8 @@ _POISON = (
 )
 _COUNTERS = (
     "bodies", "statuses", "applied", "settled", "unchanged", "parked", "unparked",
-    "suppressed", "released", "paused", "problems", "ignored", "unrecognized", "quarantined",
-    "shelved", "retries", "errors",
+    "suppressed", "released", "holds", "lifted", "paused", "problems", "ignored",
+    "unrecognized", "quarantined", "shelved", "retries", "errors",
 )  # fmt: skip
 
 
@@ -251,7 +254,7 @@ class Correlator:
         rows: list[store.StatusRow],
         outcome: store.StatusOutcome,
     ) -> None:
-        """Counters, 131050 suppressions of matched rows, 132015 burst pauses."""
+        """Counters, 131050 suppressions of matched rows, burst holds (132015, 131048)."""
         self.counts["applied"] += len(outcome.updated)
         self.counts["settled"] += sum(r.settled for r in outcome.updated)
         moved = sum(len(r.ords) for r in outcome.updated)
@@ -262,34 +265,75 @@ class Correlator:
         ]
         if opted:
             self.counts["suppressed"] += await store.add_suppressions(conn, opted, "status_131050")
-        dropped = [r.campaign_id for r in failed if pauses_template(r.error_code)]
-        if dropped:
-            await self._template_burst(conn, dropped)
+        bursts = [
+            (r.campaign_id, r.error_code)
+            for r in failed
+            if r.error_code is not None and burst_scope(r.error_code) is not None
+        ]
+        if bursts:
+            await self._bursts(conn, bursts)
 
-    async def _template_burst(self, conn: asyncpg.Connection, campaign_ids: list[int]) -> None:
-        window_s = self._settings.pause_132015_window_s
-        for template, portfolio, n in await store.recent_template_drops(
-            conn, campaign_ids, window_s
+    async def _bursts(self, conn: asyncpg.Connection, failures: list[tuple[int, int]]) -> None:
+        """N failed statuses with a pause code within a window hold the code's scope:
+        132015 its template (``template_pause_*``), 131048 its channel (``status_pause_*``)."""
+        await store.add_status_failures(conn, failures)
+        s = self._settings
+        codes = {code for _, code in failures}
+        template = sorted(c for c in codes if burst_scope(c) is PauseScope.TEMPLATE)
+        other = sorted(codes.difference(template))
+        campaign_ids = [c for c, _ in failures]
+        for group, threshold, window_s in (
+            (template, s.pause_132015_count, s.pause_132015_window_s),
+            (other, s.status_pause_count, s.status_pause_window_s),
         ):
-            if n < self._settings.pause_132015_count:
+            if not group:
                 continue
-            reason = f"template {template}: {n} x 132015 within {window_s:g}s"
-            await self._pause(conn, template, portfolio, reason)
+            totals: dict[HoldKey, dict[int, int]] = {}
+            for f in await store.recent_status_failures(conn, campaign_ids, group, window_s):
+                scope = burst_scope(f.code)
+                assert scope is not None
+                key = hold_key(
+                    scope,
+                    campaign_id=f.campaign_id,
+                    channel=f.channel,
+                    portfolio=f.portfolio,
+                    template=f.template,
+                )
+                by_code = totals.setdefault(key, {})
+                by_code[f.code] = by_code.get(f.code, 0) + f.n
+            for key, by_code in totals.items():
+                if sum(by_code.values()) >= threshold:
+                    counted = ", ".join(f"{n} x {code}" for code, n in sorted(by_code.items()))
+                    reason = f"{key.describe()}: {counted} within {window_s:g}s"
+                    await self._hold(conn, key, reason, "status_burst")
 
-    async def _pause(
-        self, conn: asyncpg.Connection, template: str, portfolio: str | None, reason: str
+    async def _hold(self, conn: asyncpg.Connection, key: HoldKey, reason: str, source: str) -> None:
+        placed = await holds.place(conn, key, reason=reason, source=source)
+        if placed.created:
+            self.counts["holds"] += 1
+            log.warning("hold_placed", scope=key.scope.value, key=key.describe(), reason=reason)
+        if placed.paused:
+            self.counts["paused"] += len(placed.paused)
+            log.warning(
+                "campaigns_paused", campaigns=placed.paused, scope=key.scope.value, reason=reason
+            )
+
+    async def _decision(
+        self, conn: asyncpg.Connection, decision: Place | Lift | None, key: HoldKey
     ) -> None:
-        names = await store.pause_template_campaigns(
-            conn, template, portfolio=portfolio, reason=reason, from_states=_PAUSABLE
-        )
-        if names:
-            self.counts["paused"] += len(names)
-            log.warning("campaigns_paused", campaigns=names, template=template, reason=reason)
+        if isinstance(decision, Place):
+            await self._hold(conn, key, decision.reason, decision.source)
+        elif isinstance(decision, Lift):
+            lifted = await holds.lift(conn, key, _LIFTED_BY[decision.source], decision.reason)
+            if lifted:
+                self.counts["lifted"] += len(lifted)
+                log.info("holds_lifted", key=key.describe(), by=decision.reason, holds=lifted)
 
     async def _template(
         self, conn: asyncpg.Connection, channel: str, ev: TemplateStatusUpdate
     ) -> None:
-        """Record the template's status; PAUSED/DISABLED pause its running campaigns."""
+        """Record the template's status; PAUSED/DISABLED/FLAGGED hold the template in the
+        receiving channel's portfolio (every language: the safe side), REINSTATED lifts."""
         template = clean(ev.template_name, 512) or ""
         reason_text = clean(ev.reason or ev.title, 300)
         await store.record_template_status(
@@ -301,13 +345,17 @@ class Correlator:
             reason=reason_text,
             event=clean_json(asdict(ev)),
         )
-        if ev.event in _TEMPLATE_PAUSE_EVENTS:
+        decision = decide_hold.on_template_status(ev.event, template, reason_text)
+        if decision is not None and template:
             found = await store.find_channel(conn, None, channel)
-            reason = f"template {template} {ev.event}: {reason_text or 'no reason given'}"
-            await self._pause(conn, template, found[1] if found else None, reason)
+            key = hold_key(
+                PauseScope.TEMPLATE, template=template, portfolio=found[1] if found else None
+            )
+            await self._decision(conn, decision, key)
 
     async def _governance(self, conn: asyncpg.Connection, gov: Governance) -> None:
-        """Keep quality/capability/account events; a tier value updates the portfolio."""
+        """Keep quality/capability/account events; a tier value updates the portfolio; a
+        FLAGGED/RED number holds its channel, an account restriction its portfolio."""
         found = await store.find_channel(conn, clean(gov.display_phone, 32), gov.channel)
         tier: int | None = None
         if gov.tier is not None:
@@ -324,6 +372,19 @@ class Correlator:
             portfolio=found[1] if found else None,
             tier_limit=tier,
         )
+        if found is None:
+            return  # a channel we never sent from: nothing to hold
+        decision: Place | Lift | None = None
+        if gov.field == "phone_number_quality_update":
+            decision = decide_hold.on_quality_update(gov.event, gov.rating)
+        elif gov.field == "account_update":
+            details = gov.payload.get("details")
+            decision = decide_hold.on_account_update(
+                gov.event, details if isinstance(details, str) else None
+            )
+        if decision is not None:
+            key = hold_key(decision.scope, channel=found[0], portfolio=found[1])
+            await self._decision(conn, decision, key)
 
     def _log_progress(self, *, force: bool = False) -> None:
         now = time.monotonic()

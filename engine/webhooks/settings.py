@@ -28,6 +28,9 @@ YAML set-up (``campaign webhooks serve --config webhooks.yaml``)::
       opt_out_tokens: [STOP, UNSUBSCRIBE]
       template_pause_132015: 5        # this many 132015 failures for one template ...
       template_pause_window_s: 60     # ... within this window pause its running campaigns
+      status_pause_failures: 5        # this many failed statuses with a channel/portfolio
+                                      # pause code (131048 spam limit, 131031, 368) ...
+      status_pause_window_s: 60       # ... within this window hold that number/portfolio
 
 A channel named in neither place answers 404. Failure modes: ``ConfigError`` naming the
 file (or environment variable), the field and the reason.
@@ -71,6 +74,8 @@ class CorrelatorSettings:
     opt_out_tokens: tuple[str, ...] = DEFAULT_OPT_OUT_TOKENS
     pause_132015_count: int = 5
     pause_132015_window_s: float = 60.0
+    status_pause_count: int = 5
+    status_pause_window_s: float = 60.0
     coalesce_s: float = 0.005
     pending_every_s: float = 0.1
     error_backoff_s: float = 0.5
@@ -119,6 +124,8 @@ def _correlator(sec: Section) -> CorrelatorSettings:
         "opt_out_tokens",
         "template_pause_132015",
         "template_pause_window_s",
+        "status_pause_failures",
+        "status_pause_window_s",
     )
     c = sec.section("correlator", keys, default={})
     base = CorrelatorSettings()
@@ -131,6 +138,8 @@ def _correlator(sec: Section) -> CorrelatorSettings:
         pause_132015_window_s=c.number(
             "template_pause_window_s", default=base.pause_132015_window_s
         ),
+        status_pause_count=c.integer("status_pause_failures", default=base.status_pause_count),
+        status_pause_window_s=c.number("status_pause_window_s", default=base.status_pause_window_s),
     )
 
 

@@ -78,6 +78,7 @@ class Governance:
     display_phone: str | None
     tier: str | None
     payload: dict[str, Any]
+    rating: str | None = None  # phone_number_quality_update quality rating, when given
 
 
 @dataclass(slots=True)
@@ -150,12 +151,15 @@ def suppresses(code: int | None) -> bool:
     return code is not None and classify_status_error(code).suppress
 
 
-def pauses_template(code: int | None) -> bool:
-    """A failed status with this code counts towards a template pause (132015)."""
+def burst_scope(code: int | None) -> PauseScope | None:
+    """The scope a failed status with this code counts towards (a burst of them holds it):
+    132015 -> template, 131048 -> channel, ...; ``None`` for codes that pause nothing."""
     if code is None:
-        return False
+        return None
     rule = classify_status_error(code)
-    return rule.action is Action.PAUSE and rule.scope is PauseScope.TEMPLATE
+    if rule.action is not Action.PAUSE:
+        return None
+    return rule.scope or PauseScope.CAMPAIGN
 
 
 def collect(
@@ -238,7 +242,7 @@ def _governance(channel: str, ev: QualityUpdate | CapabilityUpdate | AccountUpda
     if isinstance(ev, QualityUpdate):
         return Governance(
             channel, "phone_number_quality_update", ev.event, ev.display_phone_number,
-            ev.limit_str, payload,
+            ev.limit_str, payload, ev.rating,
         )  # fmt: skip
     if isinstance(ev, CapabilityUpdate):
         return Governance(channel, "business_capability_update", None, None, ev.limit, payload)

@@ -113,3 +113,15 @@ FROM campaigns c JOIN template_statuses t ON t.template_name = c.template_name
 WHERE c.name = $1 AND t.status IN ('PAUSED', 'DISABLED')
   AND (t.language = '' OR t.language = c.template_language)
 ORDER BY t.updated_at DESC LIMIT 1
+
+-- name: campaign_verdict
+-- Once, when a campaign has no open row: were any sends accepted (a wamid), how many rows
+-- failed, and the three most frequent failure causes (code, else the detail's prefix).
+SELECT count(*) FILTER (WHERE wamid IS NOT NULL) AS accepted,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       (SELECT string_agg(cause || ' x ' || n, ', ' ORDER BY n DESC, cause)
+        FROM (SELECT coalesce(error_code::text, split_part(error_detail, ':', 1), '?') AS cause,
+                     count(*) AS n
+              FROM messages WHERE campaign_id = $1 AND state = 'failed'
+              GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3) top) AS causes
+FROM messages WHERE campaign_id = $1

@@ -191,28 +191,31 @@ SELECT DISTINCT jsonb_array_elements_text(spec -> 'options' -> 'opt_out_payloads
 FROM campaigns
 WHERE jsonb_typeof(spec -> 'options' -> 'opt_out_payloads') = 'array'
 
--- name: insert_template_drops
-INSERT INTO template_drops (campaign_id) SELECT unnest($1::bigint[])
+-- name: insert_status_failures
+-- Failed statuses whose code pauses a scope (132015, 131048, ...), for burst detection.
+INSERT INTO status_failures (campaign_id, code)
+SELECT * FROM unnest($1::bigint[], $2::integer[])
 
--- name: count_recent_template_drops
--- Recent 132015 failures per (template, portfolio) of the given campaigns' templates.
-SELECT c.template_name, ch.portfolio, count(*) AS n
-FROM template_drops d
-JOIN campaigns c ON c.id = d.campaign_id
+-- name: count_recent_status_failures
+-- Recent failures with codes $3 across the portfolios of campaigns $1, per campaign and
+-- code. A failure that arrived before a burst hold covering it was lifted (or while it is
+-- active) belongs to that hold and is not counted again: a resumed campaign is not paused
+-- at once by the burst, or the stragglers of the burst, it was paused for.
+SELECT f.code, c.id AS campaign_id, c.channel, ch.portfolio, c.template_name, count(*) AS n
+FROM status_failures f
+JOIN campaigns c ON c.id = f.campaign_id
 JOIN channels ch ON ch.name = c.channel
-WHERE d.received_at > now() - make_interval(secs => $2)
-  AND c.template_name IN (SELECT template_name FROM campaigns WHERE id = ANY($1::bigint[]))
-GROUP BY c.template_name, ch.portfolio
-
--- name: pause_template_campaigns
--- Every language of the template (the safe side: a missed pause burns the queue into
--- 132015s). $2 NULL = every portfolio; $4 = the states a pause may interrupt.
-UPDATE campaigns c SET state = 'paused', state_reason = $3, updated_at = now()
-FROM channels ch
-WHERE ch.name = c.channel AND c.template_name = $1
-  AND ($2::text IS NULL OR ch.portfolio = $2)
-  AND c.state = ANY($4::text[])
-RETURNING c.id, c.name
+WHERE f.received_at > now() - make_interval(secs => $2::float8)
+  AND f.code = ANY($3::integer[])
+  AND ch.portfolio IN (
+      SELECT ch2.portfolio FROM campaigns c2 JOIN channels ch2 ON ch2.name = c2.channel
+      WHERE c2.id = ANY($1::bigint[]))
+  AND NOT EXISTS (
+      SELECT 1 FROM holds h
+      WHERE h.source = 'status_burst' AND f.received_at <= coalesce(h.lifted_at, 'infinity')
+        AND hold_covers(h.scope, h.campaign_id, h.channel, h.portfolio, h.template_name,
+                        c.id, c.channel, ch.portfolio, c.template_name))
+GROUP BY 1, 2, 3, 4, 5
 
 -- name: upsert_template_status
 INSERT INTO template_statuses (channel, template_name, language, status, reason, event)

@@ -278,3 +278,181 @@ async def test_circuit_breaker_stops_hammering_a_failing_api(db_dsn: str, tmp_pa
     # Without the breaker ~4,000 requests would have gone out in 4 s at 1,000/s; with it,
     # a burst of at most `concurrency` per open period plus one probe per period.
     assert stats["requests"] < 500
+
+
+def _on_channel(spec: Path, channel: str) -> Path:
+    """The same spec sending from another channel (number) of the same portfolio."""
+    import yaml
+
+    data = yaml.safe_load(spec.read_text())
+    data["channel"]["name"] = channel
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    return spec
+
+
+async def test_account_restriction_holds_every_campaign_of_the_portfolio(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    """Two jobs on two numbers of one portfolio; an ``account_update`` restriction pauses
+    both within a second; a third campaign is refused at start; `resume` lifts the hold."""
+    n = 1500
+    await make_audience(db_dsn, "a1", n)
+    await make_audience(db_dsn, "a2", n, start=n)
+    await make_audience(db_dsn, "a3", 10, start=2 * n)
+    settings = ReceiverSettings(channels={"main": ChannelAuth(secret="s3cret-hook")})
+    async with running_receiver(db_dsn, settings) as receiver:
+        sandbox = {
+            "webhooks": {
+                "default_url": f"{receiver.url}/webhooks/main",
+                "default_headers": {"X-Webhook-Secret": "s3cret-hook"},
+            }
+        }
+        async with SandboxProcess(config=sandbox, cpu=1) as sb:
+            profile = write_profile(tmp_path / "p.yaml", rate_per_s=200, burst=4)
+            specs = {
+                name: _on_channel(
+                    write_spec(
+                        tmp_path / f"{name}.yaml",
+                        name=name,
+                        audience=aud,
+                        base_url=sb.base_url,
+                        profile=profile,
+                    ),
+                    channel,
+                )
+                for name, aud, channel in (
+                    ("one", "a1", "main"),
+                    ("two", "a2", "second"),
+                    ("three", "a3", "third"),
+                )
+            }
+            async with (
+                running_job(specs["one"], db_dsn) as one,
+                running_job(specs["two"], db_dsn) as two,
+            ):
+                await asyncio.sleep(2.0)
+                await sb.event({"type": "account_update", "event": "ACCOUNT_RESTRICTION"})
+                await asyncio.sleep(1.0)
+                for name in ("one", "two"):
+                    state, reason = await campaign_state(db_dsn, name)
+                    assert state == "paused" and reason is not None, (name, state)
+                    assert reason.startswith("account ACCOUNT_RESTRICTION"), reason
+                settled = (await sb.stats())["accepted"]
+                await asyncio.sleep(1.0)
+                assert (await sb.stats())["accepted"] == settled  # both stopped
+                assert 0 < settled < 2 * n
+
+                code, out, _ = await run_cli(db_dsn, "status", "two")
+                assert code == 0
+                [row] = __import__("orjson").loads(out)["campaigns"]
+                assert [h["scope"] for h in row["holds"]] == ["portfolio"]
+
+                async with running_job(specs["three"], db_dsn) as three:
+                    code, err = await finish(three, 60)
+                assert code == 4 and "held (portfolio: account ACCOUNT_RESTRICTION" in err
+                assert (await sb.stats())["accepted"] == settled
+
+                code, out, err = await run_cli(db_dsn, "resume", "one")
+                assert code == 0, err
+                assert "holds_lifted" in out
+                code, err = await finish(one, 60)
+                assert code == 0, err[-2000:]
+                assert (await campaign_state(db_dsn, "two"))[0] == "paused"  # not resumed
+                code, _, err = await run_cli(db_dsn, "resume", "two")
+                assert code == 0, err
+                code, err = await finish(two, 60)
+                assert code == 0, err[-2000:]
+            stats = await sb.stats()
+    assert stats["duplicate_sends"] == 0
+    assert stats["accepted"] == 2 * n
+    assert (await campaign_state(db_dsn, "one"))[0] == "completed"
+    assert (await campaign_state(db_dsn, "two"))[0] == "completed"
+
+
+async def test_131048_failures_pause_the_number(db_dsn: str, tmp_path: Path) -> None:
+    """The sandbox's portfolio tier is 250 but the profile says unlimited: sends beyond the
+    tier fail asynchronously with 131048. Five of them hold the channel and pause the
+    campaign long before the list is burnt; a tier webhook and `resume` finish it."""
+    n = 1000
+    await make_audience(db_dsn, "aud", n)
+    settings = ReceiverSettings(channels={"main": ChannelAuth(secret="s3cret-hook")})
+    async with running_receiver(db_dsn, settings) as receiver:
+        sandbox = {
+            "accounts": {"portfolios": {"default": {"tier": "TIER_250"}}},
+            "webhooks": {
+                "default_url": f"{receiver.url}/webhooks/main",
+                "default_headers": {"X-Webhook-Secret": "s3cret-hook"},
+            },
+        }
+        async with SandboxProcess(config=sandbox, cpu=1) as sb:
+            profile = write_profile(tmp_path / "p.yaml", rate_per_s=200, burst=4)
+            spec = write_spec(
+                tmp_path / "s.yaml", name="spam", audience="aud", base_url=sb.base_url,
+                profile=profile,
+            )  # fmt: skip
+            async with running_job(spec, db_dsn) as job:
+
+                async def paused() -> bool:
+                    rows = await fetch(db_dsn, "SELECT state FROM campaigns WHERE name = 'spam'")
+                    return bool(rows) and rows[0]["state"] == "paused"
+
+                await _wait_for(paused, 30)
+                _, reason = await campaign_state(db_dsn, "spam")
+                assert reason == "channel 'main': 5 x 131048 within 60s"
+                await asyncio.sleep(1.0)
+                stopped_at = (await sb.stats())["accepted"]
+                # 250 within the tier plus what was under way while the failures came back
+                assert 250 < stopped_at < 600
+                await sb.event(
+                    {"type": "phone_number_quality", "event": "UPGRADE", "limit": "TIER_UNLIMITED"}
+                )
+                await asyncio.sleep(1.0)
+                code, _, err = await run_cli(db_dsn, "resume", "spam")
+                assert code == 0, err
+                code, err = await finish(job, 60)
+                assert code == 0, err[-2000:]
+            stats = await sb.stats()
+    assert stats["duplicate_sends"] == 0
+    assert stats["accepted"] == n
+    counts = await state_counts(db_dsn)
+    assert sum(counts.values()) == n and "pending" not in counts
+
+
+async def test_a_timed_hold_is_waited_out_and_resumes_by_itself(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    """A timed portfolio hold (what 131057 maintenance places, here written as another job
+    would write it) stops the running job within a tick; it resumes alone when it ends."""
+    n = 1500
+    await make_audience(db_dsn, "aud", n)
+    async with SandboxProcess(config={"webhooks": {"enabled": False}}, cpu=1) as sb:
+        profile = write_profile(tmp_path / "p.yaml", rate_per_s=300, burst=6)
+        spec = write_spec(
+            tmp_path / "s.yaml", name="timed", audience="aud", base_url=sb.base_url,
+            profile=profile,
+        )  # fmt: skip
+        async with running_job(spec, db_dsn) as job:
+
+            async def sending() -> bool:
+                return (await sb.stats())["accepted"] > 100
+
+            await _wait_for(sending, 30)
+            await fetch(
+                db_dsn,
+                "INSERT INTO holds (scope, portfolio, reason, source, until) VALUES"
+                " ('portfolio', 'default', '131057 (channel): maintenance', 'send_error',"
+                " now() + interval '2.5 seconds') RETURNING id",
+            )
+            await asyncio.sleep(0.6)
+            state, reason = await campaign_state(db_dsn, "timed")
+            assert state == "throttled", (state, reason)
+            assert reason == "131057 (channel): maintenance (held portfolio, resumes by itself)"
+            held_at = (await sb.stats())["accepted"]
+            await asyncio.sleep(1.0)
+            assert (await sb.stats())["accepted"] == held_at  # nothing sent while held
+            code, err = await finish(job, 60)
+        stats = await sb.stats()
+    assert code == 0, err[-2000:]
+    assert "campaign_held" in err and "campaign_hold_ended" in err
+    assert stats["accepted"] == n and stats["duplicate_sends"] == 0
+    assert await campaign_state(db_dsn, "timed") == ("completed", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from engine.sandbox.config import sandbox_config_from_dict
@@ -136,6 +137,28 @@ async def test_health_and_tier_events() -> None:
             assert body["health_status"]["can_send_message"] == "AVAILABLE"
 
 
+async def test_throughput_upgrade_puts_the_number_in_maintenance() -> None:
+    """Reference §2: the upgrade to 1,000 mps makes the number unusable for up to a minute
+    (131057); other numbers keep sending; the tier, when given, is applied too."""
+    async with running_sandbox(sandbox_config_from_dict({"webhooks": {"enabled": False}})) as sb:
+        await sb.event(
+            {
+                "type": "phone_number_quality",
+                "event": "THROUGHPUT_UPGRADE",
+                "limit": "TIER_UNLIMITED",
+                "maintenance_s": 0.5,
+                "api_key": "k",
+            }
+        )
+        status, body = await send(sb, promo(to="15558000001"), key="k")
+        assert status == 400 and body["error"]["code"] == 131057
+        assert (await send(sb, promo(to="15558000002"), key="other"))[0] == 200
+        await asyncio.sleep(0.6)
+        assert (await send(sb, promo(to="15558000003"), key="k"))[0] == 200
+        assert sb.state.accounts.portfolios["default"].tier.limit is None  # unlimited
+        assert (await sb.stats())["rejected_by_code"] == {"131057": 1}
+
+
 async def test_bad_events_are_400() -> None:
     async with running_sandbox() as sb:
         for bad in (
@@ -146,6 +169,8 @@ async def test_bad_events_are_400() -> None:
             {"type": "template_status", "template": "unknown", "event": "PAUSED"},
             {"type": "template_status", "template": "demo_promo", "event": "SLEEPY"},
             {"type": "phone_number_quality", "event": "UPGRADE", "limit": "TIER_3"},
+            {"type": "phone_number_quality", "event": "THROUGHPUT_UPGRADE", "maintenance_s": -1},
+            {"type": "phone_number_quality", "event": "THROUGHPUT_UPGRADE", "maintenance_s": "1"},
             {"type": "health_status", "value": "GREEN"},
             {"type": "inbound_text", "from": "15550001111", "text": "x", "api_key": 5},
         ):

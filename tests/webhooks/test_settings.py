@@ -79,3 +79,14 @@ def test_env_only_fallback() -> None:
     assert s.correlator.opt_out_tokens == DEFAULT_OPT_OUT_TOKENS
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
         resolve_settings(None, {})
+
+
+def test_status_pause_knobs(tmp_path: Path) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(
+        "default_secret_env: S\n"
+        "correlator:\n  status_pause_failures: 9\n  status_pause_window_s: 15\n"
+    )
+    c = load_settings(path, {"S": "x" * 20}).correlator
+    assert (c.status_pause_count, c.status_pause_window_s) == (9, 15.0)
+    assert (c.pause_132015_count, c.pause_132015_window_s) == (5, 60.0)
