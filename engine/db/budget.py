@@ -47,10 +47,3 @@ async def claim_within_budget(
 async def next_free_at(conn: asyncpg.Connection | asyncpg.Pool, portfolio: str) -> datetime | None:
     value: datetime | None = await conn.fetchval(Q.next_budget_free_at, portfolio)
     return value
-
-
-async def touch_contacts(
-    conn: asyncpg.Connection | asyncpg.Pool, portfolio: str, phones: list[str]
-) -> None:
-    if phones:
-        await conn.execute(Q.touch_portfolio_contacts, portfolio, phones)

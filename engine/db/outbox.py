@@ -48,12 +48,17 @@ async def claim(
 
 
 async def record(
-    conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, outcomes: list[OutcomeRow]
+    conn: asyncpg.Connection | asyncpg.Pool,
+    token: uuid.UUID,
+    outcomes: list[OutcomeRow],
+    *,
+    portfolio: str | None = None,
 ) -> int:
-    """Write a batch of outcomes; returns how many rows changed."""
+    """Write a batch of outcomes and, when ``portfolio`` is given, refresh its 24 h ledger
+    for the accepted phones; one statement. Returns how many outbox rows changed."""
     if not outcomes:
         return 0
-    status = await conn.execute(
+    changed: int = await conn.fetchval(
         Q.record_outcomes,
         [o.id for o in outcomes],
         [o.state for o in outcomes],
@@ -62,11 +67,15 @@ async def record(
         [o.retry_at for o in outcomes],
         [o.error_code for o in outcomes],
         [o.error_detail for o in outcomes],
-        [o.at for o in outcomes],
+        [o.at.timestamp() for o in outcomes],
         [o.refund for o in outcomes],
         token,
+        portfolio,
+        [o.phone for o in outcomes if o.state == "accepted" and o.phone]
+        if portfolio is not None
+        else [],
     )
-    return _count(status)
+    return changed
 
 
 async def release(conn: asyncpg.Connection | asyncpg.Pool, token: uuid.UUID, ids: list[int]) -> int:
@@ -86,9 +95,52 @@ async def resend_unknown(
 
 
 async def progress(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> dict[str, Any]:
+    """Exact counts by state; reads the whole campaign (use ``live_counts`` per interval)."""
     row = await conn.fetchrow(Q.campaign_progress, campaign_id)
     assert row is not None
     return dict(row)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCounts:
+    """The small sets the progress line reads every interval (``campaign_live_counts``)."""
+
+    in_flight: int
+    unknown: int
+    unknown_unsettled: int
+    waiting: int
+    next_retry_at: datetime | None
+
+
+async def live_counts(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> LiveCounts:
+    row = await conn.fetchrow(Q.campaign_live_counts, campaign_id)
+    assert row is not None
+    return LiveCounts(
+        in_flight=row["in_flight"],
+        unknown=row["unknown"],
+        unknown_unsettled=row["unknown_unsettled"],
+        waiting=row["waiting"],
+        next_retry_at=row["next_retry_at"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """Which unfinished sets still hold a row (``campaign_unfinished``)."""
+
+    pending: bool  # due or waiting for a retry time
+    in_flight: bool
+    unknown_unsettled: bool  # unknown and no wamid learned yet
+
+
+async def unfinished(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> Unfinished:
+    row = await conn.fetchrow(Q.campaign_unfinished, campaign_id)
+    assert row is not None
+    return Unfinished(
+        pending=row["pending"],
+        in_flight=row["in_flight"],
+        unknown_unsettled=row["unknown_unsettled"],
+    )
 
 
 async def cancel_pending(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: int) -> int:

@@ -608,10 +608,10 @@ class CampaignJob:
         if not producer.found_nothing.is_set() or queue.qsize() or sender.holding:
             return False
         await recorder.flush()
-        p = await outbox.progress(pool, campaign_id)
-        if p["due"] or p["waiting"] or p["in_flight"]:
+        left = await outbox.unfinished(pool, campaign_id)
+        if left.pending or left.in_flight:
             return False
-        return not (self.s.on_unknown == "resend" and p["unknown_unsettled"])
+        return not (self.s.on_unknown == "resend" and left.unknown_unsettled)
 
     async def _drain(
         self,

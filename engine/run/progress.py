@@ -1,13 +1,22 @@
 """``campaign_progress`` every few seconds: rate over the interval, counts, ETA.
 
-Counts come from the outbox (one aggregate query per interval), so they are the truth a
-crash would leave behind, not an in-memory estimate. Never one line per message.
+Never one line per message, and never a count of the whole campaign per interval (that
+reads every row: 356 ms on a 1M-row outbox, every few seconds, and on the job's core):
+- once, at the first interval, the exact counts by state (``outbox.progress``), taken while
+  the recorder holds its writes, so they and the recorder's outcome counters are one snapshot;
+- every interval, the small sets exactly (``outbox.live_counts``: in flight, unknown,
+  waiting for a retry time, each through its partial index), and the rest from that
+  snapshot moved by the outcomes this job has recorded since: accepted, failed, and the
+  remaining rows (``due`` = remaining - waiting - in flight).
+A webhook that settles an unknown row shows at once in ``unknown`` and in ``accepted`` in
+the final summary, which counts the outbox exactly again.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import asyncpg
@@ -18,6 +27,9 @@ from engine.run.recorder import Recorder
 from engine.run.settings import JobSettings
 
 log = get_logger("engine.progress")
+
+# Outcomes that take a row out of the remaining set (a retry's "pending" does not).
+LEAVES_REMAINING = ("accepted", "failed", "unknown")
 
 
 class ProgressReporter:
@@ -31,6 +43,8 @@ class ProgressReporter:
         self._started = time.monotonic()
         self._last_at = self._started
         self._last_written = 0
+        self._base: dict[str, Any] | None = None
+        self._base_recorded: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"ProgressReporter(campaign_id={self._campaign_id}, written={self._last_written})"
@@ -42,7 +56,7 @@ class ProgressReporter:
         interval = now - self._last_at
         rate = (written - self._last_written) / interval if interval > 0 else 0.0
         self._last_at, self._last_written = now, written
-        counts = await outbox.progress(self._pool, self._campaign_id)
+        counts = await self.counts()
         remaining = counts["due"] + counts["waiting"] + counts["in_flight"]
         if is_human():
             _draw_bar(counts, remaining, rate)
@@ -55,6 +69,35 @@ class ProgressReporter:
             eta_s=round(remaining / rate, 1) if rate > 0 else None,
             **_public(counts),
         )
+
+    async def counts(self) -> dict[str, Any]:
+        """Counts by state for the progress line: the keys of ``outbox.progress``, exact for
+        the small sets, the rest moved from the first call's exact snapshot by the outcomes
+        recorded since (see the module docstring)."""
+        if self._base is None:
+            async with self._recorder.writes_held():
+                self._base = await outbox.progress(self._pool, self._campaign_id)
+                self._base_recorded = Counter(self._recorder.by_state)
+            return dict(self._base)
+        base = self._base
+        live = await outbox.live_counts(self._pool, self._campaign_id)
+        recorded = self._recorder.by_state - self._base_recorded
+        remaining = base["due"] + base["waiting"] + base["in_flight"]
+        remaining -= sum(recorded[state] for state in LEAVES_REMAINING)
+        remaining = max(remaining, live.waiting + live.in_flight)
+        return {
+            "due": remaining - live.waiting - live.in_flight,
+            "waiting": live.waiting,
+            "next_retry_at": live.next_retry_at,
+            "in_flight": live.in_flight,
+            "accepted": base["accepted"] + recorded["accepted"],
+            "failed": base["failed"] + recorded["failed"],
+            "unknown": live.unknown,
+            "unknown_unsettled": live.unknown_unsettled,
+            "suppressed": base["suppressed"],
+            "cancelled": base["cancelled"],
+            "total": base["total"],
+        }
 
     async def final(self, state: str) -> dict[str, Any]:
         counts = await outbox.progress(self._pool, self._campaign_id)

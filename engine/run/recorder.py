@@ -1,5 +1,8 @@
 """Batches send outcomes into the outbox: one round trip per batch.
 
+The same statement refreshes the portfolio's rolling-24 h recipient ledger for the accepted
+sends (``outbox.record``), so the messaging-limit count costs no extra round trip.
+
 Flushes when ``batch`` outcomes are waiting or ``flush_s`` after the first one, whichever
 comes first, and once more on close. A flush runs under ``asyncio.shield`` so a cancelled
 job still lands its outcomes; a failed write is retried (the rows stay buffered) rather
@@ -9,12 +12,14 @@ than dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import asyncpg
 
-from engine.db import budget, outbox
+from engine.db import outbox
 from engine.db.outbox import OutcomeRow
 from engine.logs import get_logger
 
@@ -70,14 +75,18 @@ class Recorder:
                 rows, self._buffer = self._buffer[: self._batch], self._buffer[self._batch :]
                 await asyncio.shield(self._write(rows))
 
+    @contextlib.asynccontextmanager
+    async def writes_held(self) -> AsyncIterator[None]:
+        """No flush runs inside this block: a caller can read the outbox and ``by_state``
+        as one consistent snapshot (outcomes keep buffering meanwhile)."""
+        async with self._lock:
+            yield
+
     async def _write(self, rows: list[OutcomeRow]) -> None:
         delay_s = 0.05
         while True:
             try:
-                await outbox.record(self._pool, self._token, rows)
-                if self._portfolio is not None:
-                    phones = [r.phone for r in rows if r.state == "accepted" and r.phone]
-                    await budget.touch_contacts(self._pool, self._portfolio, phones)
+                await outbox.record(self._pool, self._token, rows, portfolio=self._portfolio)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning(
                     "recorder_write_failed", rows=len(rows), error=str(exc), retry_s=delay_s

@@ -6,7 +6,8 @@ A circuit breaker (``engine.core.pacing``) stops the channel after ``circuit.fai
 consecutive 5xx answers or transport failures, for ``circuit.open_s``, then lets one probe
 through; rows taken meanwhile wait, they are not failed.
 Rows taken while the pool is not sending (pause, drain) are released back to ``pending``:
-they were never handed to HTTP, so that is safe.
+they were never handed to HTTP, so that is safe. A worker cancelled while its request may
+be on the wire records that row ``unknown``; the job cancels workers only after draining.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 import orjson
 
 from engine.core import pacing
+from engine.core.classify import Ambiguous
 from engine.db.outbox import ClaimedRow, OutcomeRow
 from engine.logs import get_logger
 from engine.run.decide import Decider, Effect
@@ -29,6 +31,7 @@ from engine.wa.client import SendResult, WabaClient
 log = get_logger("engine.sender")
 
 BodyBuilder = Callable[[ClaimedRow], "bytes | str"]
+CANCELLED_MID_SEND = Ambiguous(reason="cancelled_mid_send", detail="the job stopped mid-request")
 
 
 class SenderPool:
@@ -82,6 +85,8 @@ class SenderPool:
     def _breaker_result(self, result: SendResult) -> None:
         failed = result.kind != "http" or result.status >= 500
         before = self.breaker.state
+        if not failed and before is pacing.BreakerState.CLOSED and not self.breaker.failures:
+            return  # nothing to record (hot path)
         self.breaker = pacing.on_result(self.breaker, not failed, time.monotonic())
         if (
             before is not pacing.BreakerState.CLOSED
@@ -118,16 +123,28 @@ class SenderPool:
             return
         try:
             await self._pacer.acquire()
+            # A closed circuit lets every request through: skip the coroutine (hot path).
+            allowed = self.sending and (
+                self.breaker.state is pacing.BreakerState.CLOSED or await self._breaker_allows()
+            )
         except asyncio.CancelledError:
-            self.released.append(row.id)
+            self.released.append(row.id)  # never handed to HTTP
             raise
-        if not self.sending or not await self._breaker_allows():
+        if not allowed:
             self.released.append(row.id)
             return
         self.in_http += 1
         try:
-            # Shielded: once the request may have left, we must learn (or record) its fate.
-            result = await asyncio.shield(self._client.send(built))
+            result = await self._client.send(built)
+        except asyncio.CancelledError:
+            # The job drains (waits for ``holding == 0``) before it cancels workers, so this
+            # runs only past the drain deadline or when the job itself is cancelled. The
+            # request may have left: the row is recorded ``unknown`` (its status webhook
+            # settles it), never left to look unsent. This costs nothing per send, unlike
+            # shielding every request in a task of its own.
+            outcome, _ = self._decider.apply(row, CANCELLED_MID_SEND, datetime.now(UTC))
+            self._recorder.put(outcome)
+            raise
         finally:
             self.in_http -= 1
         self.sent += 1

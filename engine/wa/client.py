@@ -44,7 +44,9 @@ class WabaClient:
         register_secret(api_key)
         self.base_url = base_url.rstrip("/")
         self._messages_url = f"{self.base_url}/messages"
-        self._headers = {"D360-API-KEY": api_key, "Content-Type": "application/json"}
+        # Session defaults, not per-request headers: aiohttp would rebuild and merge a
+        # header multidict for every request (measurable at 10k requests/s).
+        headers = {"D360-API-KEY": api_key, "Content-Type": "application/json"}
         self._connector = aiohttp.TCPConnector(
             limit=concurrency, limit_per_host=concurrency, keepalive_timeout=30, ttl_dns_cache=300
         )
@@ -53,6 +55,7 @@ class WabaClient:
         )
         self._session = aiohttp.ClientSession(
             connector=self._connector,
+            headers=headers,
             timeout=self._timeout,
             json_serialize=lambda v: orjson.dumps(v).decode(),
             skip_auto_headers=("User-Agent",),
@@ -67,9 +70,7 @@ class WabaClient:
     async def send(self, body: bytes) -> SendResult:
         """POST one serialized message body; see the module docstring for the outcomes."""
         try:
-            async with self._session.post(
-                self._messages_url, data=body, headers=self._headers
-            ) as resp:
+            async with self._session.post(self._messages_url, data=body) as resp:
                 raw = await resp.read()
                 return SendResult("http", resp.status, _parse_json(raw))
         except aiohttp.ClientConnectorError as exc:
@@ -84,7 +85,7 @@ class WabaClient:
     async def get_json(self, path: str) -> SendResult:
         """GET a JSON document (e.g. ``/health_status``) with the channel's key."""
         try:
-            async with self._session.get(f"{self.base_url}{path}", headers=self._headers) as resp:
+            async with self._session.get(f"{self.base_url}{path}") as resp:
                 return SendResult("http", resp.status, _parse_json(await resp.read()))
         except aiohttp.ClientConnectorError as exc:
             return SendResult("not_sent", detail=type(exc).__name__)

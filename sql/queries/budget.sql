@@ -48,13 +48,7 @@ WITH due AS (
 UPDATE messages m
 SET state = 'in_flight', claim_token = $2, claimed_at = now(),
     attempts = m.attempts + 1, updated_at = now()
-FROM chosen, recipients r
-WHERE m.id = chosen.id AND r.id = m.recipient_id
+FROM recipients r
+-- by primary key, as in claim_messages (a join to the CTE could hash the whole outbox)
+WHERE m.id = ANY (ARRAY(SELECT id FROM chosen)) AND r.id = m.recipient_id
 RETURNING m.id, m.phone, m.attempts, r.attrs
-
--- name: touch_portfolio_contacts
--- Accepted sends refresh the reservation to the real send time (a retry or a send window
--- may send hours after the claim; the 24 h count runs from the send).
-INSERT INTO portfolio_contacts (portfolio, phone, last_sent_at)
-SELECT $1, phone, now() FROM unnest($2::text[]) AS t(phone)
-ON CONFLICT (portfolio, phone) DO UPDATE SET last_sent_at = EXCLUDED.last_sent_at

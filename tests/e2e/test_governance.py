@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import uuid
 from datetime import UTC, datetime
@@ -398,7 +399,9 @@ async def test_131048_failures_pause_the_number(db_dsn: str, tmp_path: Path) -> 
 
                 await _wait_for(paused, 30)
                 _, reason = await campaign_state(db_dsn, "spam")
-                assert reason == "channel 'main': 5 x 131048 within 60s"
+                # Five or more: a webhook batch can carry several failures at once.
+                found = re.fullmatch(r"channel 'main': (\d+) x 131048 within 60s", reason or "")
+                assert found is not None and int(found[1]) >= 5, reason
                 await asyncio.sleep(1.0)
                 stopped_at = (await sb.stats())["accepted"]
                 # 250 within the tier plus what was under way while the failures came back
