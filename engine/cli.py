@@ -29,7 +29,7 @@ def one_line(message: str) -> str:
     return text
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse with the CLI's error contract: a usage error is one line on stderr, exit 2
     (argparse's default prints the whole usage block first)."""
 
@@ -69,7 +69,7 @@ def _sandbox(args: argparse.Namespace) -> int:  # pragma: no cover - routed in m
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="campaign",
         description="WhatsApp template campaigns through 360dialog, paced and crash-safe.",
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.core.states import CampaignState, allowed_sources
 from engine.db.queries import Q
 from engine.errors import ConfigError
 
@@ -135,6 +136,16 @@ async def set_state(
     """Guarded transition; False when the campaign was not in one of ``allowed_from``."""
     row = await conn.fetchrow(Q.set_campaign_state, campaign_id, new, reason, list(allowed_from))
     return row is not None
+
+
+async def move(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    campaign_id: int,
+    new: CampaignState,
+    reason: str | None,
+) -> bool:
+    """``set_state`` from any state the transition table allows into ``new``."""
+    return await set_state(conn, campaign_id, new, reason, allowed_sources(new))
 
 
 async def set_state_by_name(

@@ -39,7 +39,7 @@ import asyncpg
 from engine.core import pacing
 from engine.core.codes import PauseScope
 from engine.core.holds import hold_key
-from engine.core.states import CampaignState, allowed_sources, final_campaign_state
+from engine.core.states import CampaignState, final_campaign_state
 from engine.db import budget, campaigns, holds, outbox
 from engine.db.migrate import migrate
 from engine.db.outbox import ClaimedRow
@@ -163,13 +163,7 @@ class CampaignJob:
         if held:
             # A channel, portfolio or template hold placed while this campaign was not
             # running (another campaign's error, a quality or account webhook).
-            await campaigns.set_state(
-                conn,
-                campaign_id,
-                CampaignState.PAUSED,
-                held[0].reason,
-                allowed_sources(CampaignState.PAUSED),
-            )
+            await campaigns.move(conn, campaign_id, CampaignState.PAUSED, held[0].reason)
             raise CampaignStateError(
                 f"campaign {self.s.name!r} is held ({held[0].scope}: {held[0].reason}); "
                 f"fix the cause, then run `campaign resume {self.s.name}`"
@@ -228,13 +222,7 @@ class CampaignJob:
         try:
             health = await check_health(client, self.s.name)
             if health.blocked:
-                await campaigns.set_state(
-                    pool,
-                    campaign_id,
-                    CampaignState.PAUSED,
-                    health.reason,
-                    allowed_sources(CampaignState.PAUSED),
-                )
+                await campaigns.move(pool, campaign_id, CampaignState.PAUSED, health.reason)
                 log.error("campaign_refused_health", campaign=self.s.name, reason=health.reason)
                 return JobResult(campaign_id, "paused", 4)
             if not await self._wait_for_start():
@@ -261,9 +249,7 @@ class CampaignJob:
 
     async def _send(self, pool: asyncpg.Pool, campaign_id: int, client: WabaClient) -> JobResult:
         self._client = client
-        await campaigns.set_state(
-            pool, campaign_id, CampaignState.RUNNING, None, allowed_sources(CampaignState.RUNNING)
-        )
+        await campaigns.move(pool, campaign_id, CampaignState.RUNNING, None)
         log.info(
             "campaign_started",
             campaign=self.s.name,
@@ -403,13 +389,7 @@ class CampaignJob:
             if self._stop.is_set():
                 producer.claiming = sender.sending = False
                 await self._drain(pool, queue, sender, recorder)
-                await campaigns.set_state(
-                    pool,
-                    campaign_id,
-                    CampaignState.PAUSED,
-                    self._stop_reason,
-                    allowed_sources(CampaignState.PAUSED),
-                )
+                await campaigns.move(pool, campaign_id, CampaignState.PAUSED, self._stop_reason)
                 return "paused"
             if now - last_lease >= lease_every_s:
                 if not await campaigns.acquire_lease(
@@ -480,7 +460,7 @@ class CampaignJob:
         accepted, failed, causes = await campaigns.verdict(pool, campaign_id)
         final = final_campaign_state(accepted=accepted, failed=failed)
         reason = None if final is CampaignState.COMPLETED else f"every send failed: {causes}"
-        await campaigns.set_state(pool, campaign_id, final, reason, allowed_sources(final))
+        await campaigns.move(pool, campaign_id, final, reason)
         if reason is not None:
             log.error("campaign_failed_every_send", campaign=self.s.name, reason=reason)
         return final.value
@@ -510,13 +490,7 @@ class CampaignJob:
         )
         if pause.pause_s is None and not placed.paused:
             # Not running in the database (a race with a state change): pause it directly.
-            await campaigns.set_state(
-                pool,
-                campaign_id,
-                CampaignState.PAUSED,
-                pause.reason,
-                allowed_sources(CampaignState.PAUSED),
-            )
+            await campaigns.move(pool, campaign_id, CampaignState.PAUSED, pause.reason)
 
     async def _holds_state(self, pool: asyncpg.Pool, campaign_id: int, held: bool) -> bool:
         """Apply the holds covering this campaign; True while a timed hold lasts.
@@ -526,22 +500,15 @@ class CampaignJob:
         active = await holds.covering(pool, campaign_id)
         untimed = next((h for h in active if h.remaining_s is None), None)
         if untimed is not None:
-            await campaigns.set_state(
-                pool,
-                campaign_id,
-                CampaignState.PAUSED,
-                untimed.reason,
-                allowed_sources(CampaignState.PAUSED),
-            )
+            await campaigns.move(pool, campaign_id, CampaignState.PAUSED, untimed.reason)
             return held
         timed = next((h for h in active if h.remaining_s is not None), None)
         if timed is not None and not held:
-            await campaigns.set_state(
+            await campaigns.move(
                 pool,
                 campaign_id,
                 CampaignState.THROTTLED,
                 f"{timed.reason} (held {timed.scope}, resumes by itself)",
-                allowed_sources(CampaignState.THROTTLED),
             )
             log.warning(
                 "campaign_held",
@@ -552,13 +519,7 @@ class CampaignJob:
             )
             return True
         if timed is None and held:
-            await campaigns.set_state(
-                pool,
-                campaign_id,
-                CampaignState.RUNNING,
-                None,
-                allowed_sources(CampaignState.RUNNING),
-            )
+            await campaigns.move(pool, campaign_id, CampaignState.RUNNING, None)
             log.info("campaign_hold_ended", campaign=self.s.name)
             return False
         return held
@@ -569,12 +530,8 @@ class CampaignJob:
         """Mirror the producer's budget gate in the campaign state (throttled/running)."""
         if producer.budget_exhausted and not throttled:
             free_at = await budget.next_free_at(pool, self.s.portfolio)
-            await campaigns.set_state(
-                pool,
-                campaign_id,
-                CampaignState.THROTTLED,
-                "messaging limit reached",
-                allowed_sources(CampaignState.THROTTLED),
+            await campaigns.move(
+                pool, campaign_id, CampaignState.THROTTLED, "messaging limit reached"
             )
             log.warning(
                 "budget_exhausted",
@@ -585,13 +542,7 @@ class CampaignJob:
             )
             return True
         if throttled and not producer.budget_exhausted:
-            await campaigns.set_state(
-                pool,
-                campaign_id,
-                CampaignState.RUNNING,
-                None,
-                allowed_sources(CampaignState.RUNNING),
-            )
+            await campaigns.move(pool, campaign_id, CampaignState.RUNNING, None)
             log.info("budget_available", campaign=self.s.name, tier=producer.tier)
             return False
         return throttled

@@ -34,9 +34,9 @@ SHUTDOWN_TIMEOUT_S = 2.0
 
 def build_parser() -> argparse.ArgumentParser:
     # The CLI's parser: a usage error is one line on stderr and exit 2, as for every command.
-    from engine.cli import _Parser
+    from engine.cli import OneLineParser
 
-    parser = _Parser(
+    parser = OneLineParser(
         prog="campaign sandbox",
         description="Local 360dialog (waba-v2) simulator with status webhooks and faults.",
     )

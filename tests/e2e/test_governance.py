@@ -35,6 +35,20 @@ from tests.helpers import fetch
 pytestmark = [pytest.mark.asyncio(loop_factories=["uvloop"]), pytest.mark.timeout(240)]
 
 
+HOOK_SECRET = "s3cret-hook"
+HOOKS = ReceiverSettings(channels={"main": ChannelAuth(secret=HOOK_SECRET)})
+
+
+def _hooked(receiver_url: str) -> dict[str, object]:
+    """Sandbox config whose status webhooks go to the test's receiver (channel ``main``)."""
+    return {
+        "webhooks": {
+            "default_url": f"{receiver_url}/webhooks/main",
+            "default_headers": {"X-Webhook-Secret": HOOK_SECRET},
+        }
+    }
+
+
 async def _wait_for(predicate, timeout_s: float, poll_s: float = 0.1) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await predicate():
@@ -103,14 +117,8 @@ async def test_template_paused_by_webhook_pauses_within_a_second(
 ) -> None:
     n = 3000
     await make_audience(db_dsn, "aud", n)
-    settings = ReceiverSettings(channels={"main": ChannelAuth(secret="s3cret-hook")})
-    async with running_receiver(db_dsn, settings) as receiver:
-        sandbox = {
-            "webhooks": {
-                "default_url": f"{receiver.url}/webhooks/main",
-                "default_headers": {"X-Webhook-Secret": "s3cret-hook"},
-            }
-        }
+    async with running_receiver(db_dsn, HOOKS) as receiver:
+        sandbox = _hooked(receiver.url)
         async with SandboxProcess(config=sandbox, cpu=1) as sb:
             profile = write_profile(tmp_path / "p.yaml", rate_per_s=300, burst=6)
             spec = write_spec(
@@ -300,14 +308,8 @@ async def test_account_restriction_holds_every_campaign_of_the_portfolio(
     await make_audience(db_dsn, "a1", n)
     await make_audience(db_dsn, "a2", n, start=n)
     await make_audience(db_dsn, "a3", 10, start=2 * n)
-    settings = ReceiverSettings(channels={"main": ChannelAuth(secret="s3cret-hook")})
-    async with running_receiver(db_dsn, settings) as receiver:
-        sandbox = {
-            "webhooks": {
-                "default_url": f"{receiver.url}/webhooks/main",
-                "default_headers": {"X-Webhook-Secret": "s3cret-hook"},
-            }
-        }
+    async with running_receiver(db_dsn, HOOKS) as receiver:
+        sandbox = _hooked(receiver.url)
         async with SandboxProcess(config=sandbox, cpu=1) as sb:
             profile = write_profile(tmp_path / "p.yaml", rate_per_s=200, burst=4)
             specs = {
@@ -376,14 +378,10 @@ async def test_131048_failures_pause_the_number(db_dsn: str, tmp_path: Path) -> 
     campaign long before the list is burnt; a tier webhook and `resume` finish it."""
     n = 1000
     await make_audience(db_dsn, "aud", n)
-    settings = ReceiverSettings(channels={"main": ChannelAuth(secret="s3cret-hook")})
-    async with running_receiver(db_dsn, settings) as receiver:
+    async with running_receiver(db_dsn, HOOKS) as receiver:
         sandbox = {
+            **_hooked(receiver.url),
             "accounts": {"portfolios": {"default": {"tier": "TIER_250"}}},
-            "webhooks": {
-                "default_url": f"{receiver.url}/webhooks/main",
-                "default_headers": {"X-Webhook-Secret": "s3cret-hook"},
-            },
         }
         async with SandboxProcess(config=sandbox, cpu=1) as sb:
             profile = write_profile(tmp_path / "p.yaml", rate_per_s=200, burst=4)
